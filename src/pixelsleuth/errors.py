@@ -1,0 +1,52 @@
+"""Typed errors. Every error a user can trigger with a file is an ``IntakeError`` subclass with a
+message a person understands; the CLI maps these to exit code 2 and an ``error`` entry in batch output."""
+
+from __future__ import annotations
+
+
+class PixelsleuthError(Exception):
+    """Base class for all errors raised on purpose by pixelsleuth."""
+
+    code = "error"
+
+
+class IntakeError(PixelsleuthError):
+    """The input could not be turned into an image."""
+
+    code = "intake_error"
+
+
+class EmptyFileError(IntakeError):
+    code = "empty_file"
+
+
+class UnsupportedFormatError(IntakeError):
+    code = "unsupported_format"
+
+
+class CorruptImageError(IntakeError):
+    code = "corrupt_image"
+
+
+class TruncatedImageError(CorruptImageError):
+    code = "truncated_image"
+
+
+class ImageTooLargeError(IntakeError):
+    """Declared or decoded size exceeds the configured pixel limit (also decompression bombs)."""
+
+    code = "image_too_large"
+
+
+class FileTooLargeError(IntakeError):
+    code = "file_too_large"
+
+
+class ModelUnavailableError(PixelsleuthError):
+    """A registry model is missing or failed verification; the message says how to fix it."""
+
+    code = "model_unavailable"
+
+
+class IndexError_(PixelsleuthError):  # noqa: N801 - avoid shadowing builtin IndexError
+    code = "index_error"
