@@ -1,0 +1,231 @@
+"""Evidence fusion, kept simple and replaceable.
+
+Meaning of the outputs (see docs/report.md):
+
+* ``scores.manipulated`` — strength of the evidence that the image was locally edited, in [0, 1]. 0.5 is the
+  decision threshold: it is >= 0.5 exactly when at least one detector with non-zero weight reports a calibrated
+  score >= 0.5. Above 0.5, more and stronger detectors push it towards 1 (noisy-OR of their excess over 0.5).
+  Below 0.5 it is the largest sub-threshold score, i.e. how close the image came to being flagged.
+* ``scores.ai_generated`` — the same construction over AI-generation evidence (unless a calibrated combiner from
+  :mod:`pixelsleuth.fusion.ai_calibration` is available, which then decides).
+* ``map`` — fused localization map, float32 H x W in [0, 1], 0.5 = pixel decision threshold. Each detector's map is
+  multiplied by its reliability and by a gate from its image-level score (a detector that found nothing at image
+  level contributes a damped map), then the maximum is taken.
+* ``label`` — one of ``no_evidence_found``, ``manipulated``, ``ai_generated``, ``inconclusive``. We never claim an
+  image is authentic: absence of evidence is reported as such.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from pixelsleuth.detectors.base import Evidence, Family, Severity, Supports
+
+LABELS = ("no_evidence_found", "manipulated", "ai_generated", "inconclusive")
+
+THRESHOLD = 0.5
+INCONCLUSIVE_LOW = 0.35  # a top score in [0.35, 0.5) is reported as inconclusive
+
+# Per-detector weights in [0, 1] for the image-level combination (unknown detectors weigh 1).
+DEFAULT_WEIGHTS: dict[str, float] = {}
+
+_SEVERITY_RANK = {Severity.STRONG: 3, Severity.MODERATE: 2, Severity.WEAK: 1, Severity.INFO: 0}
+
+
+@dataclass
+class Verdict:
+    label: str
+    scores: dict[str, float]
+    map: np.ndarray | None
+    explanation: list[dict[str, Any]] = field(default_factory=list)
+    contributions: dict[str, dict[str, float]] = field(default_factory=dict)
+    ai_band: str | None = None
+
+
+def _combine(scores: list[tuple[str, float, float]]) -> tuple[float, dict[str, float]]:
+    """Noisy-OR of (score - 0.5) excess; below threshold, the max score. Returns (score, per-detector share)."""
+    if not scores:
+        return 0.0, {}
+    excess = []
+    for name, s, w in scores:
+        e = max(0.0, (s - THRESHOLD) / (1 - THRESHOLD)) * w
+        excess.append((name, e))
+    prod = 1.0
+    for _, e in excess:
+        prod *= 1.0 - min(e, 1.0)
+    total = 1.0 - prod
+    if total > 0:
+        fused = THRESHOLD + (1 - THRESHOLD) * total
+    else:
+        fused = min(max(s * (w if w > 0 else 0) for _, s, w in scores), THRESHOLD - 1e-6)
+    contrib = {n: round(e, 4) for n, e in excess if e > 0}
+    return float(min(1.0, max(0.0, fused))), contrib
+
+
+def _manipulation_items(evidence: list[Evidence], weights: dict[str, float]) -> list[tuple[str, float, float]]:
+    items = []
+    for ev in evidence:
+        if ev.skipped:
+            continue
+        w = weights.get(ev.detector, DEFAULT_WEIGHTS.get(ev.detector, 1.0))
+        if ev.family in (Family.MANIPULATION, Family.PROVENANCE, Family.WATERMARK) and ev.score is not None:
+            if "manipulated" in ev.extra and isinstance(ev.extra["manipulated"], int | float):
+                items.append((ev.detector, float(ev.extra["manipulated"]), w))
+            elif ev.family == Family.MANIPULATION:
+                items.append((ev.detector, ev.score, w))
+        elif ev.family == Family.METADATA and isinstance(ev.extra.get("manipulated"), int | float):
+            items.append((ev.detector, float(ev.extra["manipulated"]), w))
+    return items
+
+
+def _ai_items(evidence: list[Evidence], weights: dict[str, float]) -> list[tuple[str, float, float]]:
+    items = []
+    for ev in evidence:
+        if ev.skipped:
+            continue
+        w = weights.get(ev.detector, DEFAULT_WEIGHTS.get(ev.detector, 1.0))
+        if isinstance(ev.extra.get("ai_generated"), int | float):
+            items.append((ev.detector, float(ev.extra["ai_generated"]), w))
+        elif ev.family == Family.AI_GENERATED and ev.score is not None:
+            items.append((ev.detector, ev.score, w))
+    return items
+
+
+def fuse_maps(evidence: list[Evidence], shape: tuple[int, int]) -> np.ndarray | None:
+    """Reliability-weighted, score-gated maximum of the detectors' maps (0.5 = pixel threshold)."""
+    fused: np.ndarray | None = None
+    for ev in evidence:
+        if ev.skipped or ev.map is None or ev.family == Family.AI_GENERATED:
+            continue
+        m = ev.map
+        if m.shape != shape:
+            continue
+        if ev.reliability is not None and ev.reliability.shape == shape:
+            m = m * ev.reliability
+        s = ev.extra.get("manipulated", ev.score)
+        gate = 1.0 if s is None else float(min(1.0, max(0.0, 2.0 * float(s))))
+        m = m * gate
+        fused = m if fused is None else np.maximum(fused, m)
+    return None if fused is None else fused.astype(np.float32)
+
+
+def _explain(
+    evidence: list[Evidence], fused_map: np.ndarray | None, scores: dict[str, float], label: str
+) -> list[dict[str, Any]]:
+    sentences: list[dict[str, Any]] = []
+    ranked = []
+    for ev in evidence:
+        for f in ev.findings:
+            if f.supports == Supports.NONE or f.severity == Severity.INFO:
+                continue
+            ranked.append((_SEVERITY_RANK[f.severity], ev.score or 0.0, ev, f))
+    ranked.sort(key=lambda t: (-t[0], -t[1]))
+    for _, _, ev, f in ranked:
+        sentences.append(
+            {
+                "text": f.message,
+                "detector": ev.detector,
+                "code": f.code,
+                "severity": f.severity.value,
+                "supports": f.supports.value,
+            }
+        )
+    # detectors with a map and a high score, even if they produced no finding sentence
+    for ev in sorted(evidence, key=lambda e: -(e.score or 0.0)):
+        if ev.skipped or ev.map is None or ev.score is None or ev.score < THRESHOLD:
+            continue
+        if any(s["detector"] == ev.detector for s in sentences):
+            continue
+        area = float((ev.map >= 0.5).mean()) * 100
+        sentences.append(
+            {
+                "text": f"The {ev.detector} detector flags {area:.1f}% of the image as inconsistent (score {ev.score:.2f}).",
+                "detector": ev.detector,
+                "code": f"{ev.detector}.map",
+                "severity": "strong" if ev.score >= 0.8 else "moderate",
+                "supports": "ai_generated" if ev.family == Family.AI_GENERATED else "manipulated",
+            }
+        )
+    if fused_map is not None and scores["manipulated"] >= THRESHOLD:
+        area = float((fused_map >= 0.5).mean()) * 100
+        sentences.append(
+            {
+                "text": f"The fused map marks {area:.1f}% of the image as likely edited.",
+                "detector": "fusion",
+                "code": "fusion.area",
+                "severity": "info",
+                "supports": "manipulated",
+            }
+        )
+    skipped = [ev for ev in evidence if ev.skipped]
+    if label == "no_evidence_found":
+        sentences.insert(
+            0,
+            {
+                "text": "No detector found evidence of editing or AI generation. This does not prove the image is "
+                "authentic: some edits leave no trace these detectors can see.",
+                "detector": "fusion",
+                "code": "fusion.no_evidence",
+                "severity": "info",
+                "supports": "none",
+            },
+        )
+    elif label == "inconclusive":
+        sentences.insert(
+            0,
+            {
+                "text": "The evidence is weak or conflicting; the result is inconclusive.",
+                "detector": "fusion",
+                "code": "fusion.inconclusive",
+                "severity": "info",
+                "supports": "none",
+            },
+        )
+    for ev in skipped:
+        sentences.append(
+            {
+                "text": f"{ev.detector} did not run: {ev.skipped}.",
+                "detector": ev.detector,
+                "code": f"{ev.detector}.skipped",
+                "severity": "info",
+                "supports": "none",
+            }
+        )
+    return sentences
+
+
+def fuse(evidence: list[Evidence], shape: tuple[int, int], weights: dict[str, float] | None = None) -> Verdict:
+    """Combine evidence of one image (display size ``shape`` = (H, W)) into a :class:`Verdict`."""
+    weights = weights or {}
+    manip, manip_contrib = _combine(_manipulation_items(evidence, weights))
+    ai_band = None
+    try:
+        from pixelsleuth.fusion.ai_calibration import combine_ai  # provided by the AI-detection work
+    except ImportError:
+        combine_ai = None
+    if combine_ai is not None:
+        ai, ai_band = combine_ai(evidence)
+        ai_contrib: dict[str, float] = {}
+    else:
+        ai, ai_contrib = _combine(_ai_items(evidence, weights))
+    fused_map = fuse_maps(evidence, shape)
+    scores = {"manipulated": round(manip, 4), "ai_generated": round(float(ai), 4)}
+    if ai_band == "ai_generated" or (ai_band is None and ai >= THRESHOLD and ai >= manip):
+        label = "ai_generated"
+    elif manip >= THRESHOLD:
+        label = "manipulated"
+    elif ai_band == "inconclusive" or max(manip, ai) >= INCONCLUSIVE_LOW:
+        label = "inconclusive"
+    else:
+        label = "no_evidence_found"
+    return Verdict(
+        label=label,
+        scores=scores,
+        map=fused_map,
+        explanation=_explain(evidence, fused_map, scores, label),
+        contributions={"manipulated": manip_contrib, "ai_generated": ai_contrib},
+        ai_band=ai_band,
+    )

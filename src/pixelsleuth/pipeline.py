@@ -1,0 +1,207 @@
+"""intake -> detectors -> fusion -> report, for one image or a batch."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pixelsleuth.detectors.base import Context, Detector, Evidence
+from pixelsleuth.detectors.registry import detectors_for
+from pixelsleuth.errors import PixelsleuthError
+from pixelsleuth.fusion.fuse import fuse
+from pixelsleuth.io.image import ImageData
+from pixelsleuth.io.loader import IntakeLimits, load_image, sniff_format
+from pixelsleuth.report.model import Report, build_report, error_report
+
+IMAGE_EXTENSIONS = {
+    ".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".webp", ".tif", ".tiff", ".bmp", ".gif",
+    ".heic", ".heif", ".avif", ".ppm", ".pgm", ".pbm", ".pnm",
+}  # fmt: skip
+
+
+@dataclass
+class AnalyzeOptions:
+    """Everything that decides how one image is analysed (picklable, so batch workers can rebuild it)."""
+
+    profile: str = "default"
+    only: list[str] | None = None
+    exclude: list[str] | None = None
+    detector_options: dict[str, Any] = field(default_factory=dict)
+    max_pixels: int = 100_000_000
+    index_dir: str | None = None  # reference index for provenance evidence
+    watermark_key: str | None = None  # key of our watermark, for its localization map
+
+    def context(self) -> Context:
+        resources: dict[str, Any] = {}
+        if self.index_dir:
+            from pixelsleuth.provenance import open_index  # type: ignore[attr-defined]
+
+            resources["index"] = open_index(self.index_dir, readonly=True)
+        if self.watermark_key:
+            resources["watermark_key"] = self.watermark_key
+        return Context(profile=self.profile, options=dict(self.detector_options), resources=resources)
+
+    def limits(self) -> IntakeLimits:
+        return IntakeLimits(max_pixels=self.max_pixels)
+
+
+def run_detectors(image: ImageData, detectors: list[Detector], context: Context) -> list[Evidence]:
+    return [d.run(image, context) for d in detectors]
+
+
+def analyze_image(
+    image: ImageData,
+    options: AnalyzeOptions | None = None,
+    *,
+    context: Context | None = None,
+    detectors: list[Detector] | None = None,
+) -> Report:
+    """Analyse an already-decoded image."""
+    options = options or AnalyzeOptions()
+    t0 = time.perf_counter()
+    context = context or options.context()
+    detectors = detectors if detectors is not None else detectors_for(options.profile, options.only, options.exclude)
+    evidence = run_detectors(image, detectors, context)
+    verdict = fuse(evidence, image.shape)
+    return build_report(image, evidence, verdict, options.profile, time.perf_counter() - t0)
+
+
+def analyze_source(
+    src: str | os.PathLike[str] | bytes,
+    options: AnalyzeOptions | None = None,
+    *,
+    context: Context | None = None,
+    detectors: list[Detector] | None = None,
+) -> Report:
+    """Load and analyse; intake errors become an error report instead of an exception."""
+    options = options or AnalyzeOptions()
+    source = "<bytes>" if isinstance(src, bytes | bytearray) else str(src)
+    try:
+        image = load_image(src, options.limits())
+    except PixelsleuthError as e:
+        return error_report(source, e.code, str(e), options.profile)
+    except OSError as e:  # unreadable path, permissions
+        return error_report(source, "unreadable", f"{os.path.basename(source)}: cannot read the file ({e.strerror or e})", options.profile)
+    return analyze_image(image, options, context=context, detectors=detectors)
+
+
+# ----------------------------------------------------------------------------------------------- batch
+
+
+def iter_inputs(paths: Iterable[str | os.PathLike[str]], exclude_dir: str | os.PathLike[str] | None = None) -> list[Path]:
+    """Files named directly, plus images found recursively in folders (by extension or sniffed bytes).
+
+    Raises FileNotFoundError for a named path that does not exist."""
+    out: list[Path] = []
+    excl = Path(exclude_dir).resolve() if exclude_dir else None
+    for p in map(Path, paths):
+        if not p.exists():
+            raise FileNotFoundError(f"{p}: no such file or folder")
+        if p.is_dir():
+            for root, dirs, files in os.walk(p):
+                rootp = Path(root)
+                dirs[:] = sorted(d for d in dirs if not d.startswith(".") and (excl is None or (rootp / d).resolve() != excl))
+                for f in sorted(files):
+                    fp = rootp / f
+                    if f.startswith(".") or not fp.is_file():
+                        continue
+                    if fp.suffix.lower() in IMAGE_EXTENSIONS or _sniffs_as_image(fp):
+                        out.append(fp)
+        else:
+            out.append(p)
+    return out
+
+
+def _sniffs_as_image(p: Path) -> bool:
+    try:
+        with open(p, "rb") as fh:
+            return sniff_format(fh.read(32)) is not None
+    except OSError:
+        return False
+
+
+def output_stems(files: list[Path]) -> list[str]:
+    """`<name>` for each input's outputs: the file stem, made unique with its relative path when names collide."""
+    stems = [f.stem for f in files]
+    seen: dict[str, int] = {}
+    for s in stems:
+        seen[s] = seen.get(s, 0) + 1
+    out = []
+    used: set[str] = set()
+    for f, s in zip(files, stems, strict=True):
+        if seen[s] > 1:
+            parts = [x for x in f.parts if x not in ("/", "..", ".")]
+            s = "__".join(parts[-3:]).replace(" ", "_")
+        base, k = s, 2
+        while s in used:
+            s, k = f"{base}-{k}", k + 1
+        used.add(s)
+        out.append(s)
+    return out
+
+
+_worker_state: dict[str, Any] = {}
+
+
+def _worker_init(options: AnalyzeOptions) -> None:
+    _worker_state["options"] = options
+    _worker_state["context"] = options.context()
+    _worker_state["detectors"] = detectors_for(options.profile, options.only, options.exclude)
+
+
+def _process_one(args: tuple[str, str, str | None, bool]) -> dict[str, Any]:
+    from pixelsleuth.report.writer import write_outputs
+
+    path, stem, out_dir, write_html = args
+    options: AnalyzeOptions = _worker_state["options"]
+    report = analyze_source(path, options, context=_worker_state["context"], detectors=_worker_state["detectors"])
+    if out_dir:
+        write_outputs(report, Path(out_dir), stem, html_page=write_html)
+    return summary_row(report, stem)
+
+
+def summary_row(report: Report, stem: str) -> dict[str, Any]:
+    d = report.data
+    return {
+        "source": d["image"]["source"],
+        "name": d["image"]["name"],
+        "stem": stem,
+        "label": d["label"],
+        "scores": d["scores"],
+        "error": d["error"],
+        "elapsed_s": (d.get("timing") or {}).get("total_s"),
+        "megapixels": d["image"].get("megapixels"),
+        "json": d["outputs"].get("json"),
+        "html": d["outputs"].get("html"),
+    }
+
+
+def run_batch(
+    files: list[Path],
+    options: AnalyzeOptions,
+    out_dir: Path | None,
+    workers: int = 1,
+    write_html: bool = True,
+    on_result: Callable[[dict[str, Any]], None] | None = None,
+) -> Iterator[dict[str, Any]]:
+    """Analyse files, writing per-image outputs into ``out_dir``; yields one summary row per file, in order."""
+    stems = output_stems(files)
+    jobs = [(str(f), s, str(out_dir) if out_dir else None, write_html) for f, s in zip(files, stems, strict=True)]
+    if workers <= 1 or len(jobs) <= 1:
+        _worker_init(options)
+        for j in jobs:
+            row = _process_one(j)
+            if on_result:
+                on_result(row)
+            yield row
+        return
+    with ProcessPoolExecutor(max_workers=workers, initializer=_worker_init, initargs=(options,)) as pool:
+        for row in pool.map(_process_one, jobs, chunksize=1):
+            if on_result:
+                on_result(row)
+            yield row
