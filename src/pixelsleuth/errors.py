@@ -50,3 +50,9 @@ class ModelUnavailableError(PixelsleuthError):
 
 class IndexError_(PixelsleuthError):  # noqa: N801 - avoid shadowing builtin IndexError
     code = "index_error"
+
+
+class ImageReadError(IntakeError):
+    """The path does not exist, is a directory, or cannot be read."""
+
+    code = "read_error"
