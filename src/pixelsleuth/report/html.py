@@ -20,7 +20,8 @@ main{padding:16px 24px;max-width:1300px}
 .b-inconclusive{background:#f5a524;color:#1d2330}.b-no_evidence_found{background:#30a46c;color:#fff}
 .b-error{background:#666;color:#fff}
 .card{background:#fff;border-radius:8px;padding:16px;margin:14px 0;box-shadow:0 1px 3px rgba(0,0,0,.08)}
-.viewer{position:relative;display:inline-block;max-width:100%}
+.viewer{position:relative;display:inline-block;max-width:100%;margin-top:8px}
+label{display:block}
 .viewer img{max-width:100%;display:block}
 .viewer img.ov{position:absolute;left:0;top:0}
 .scores span{margin-right:18px}
