@@ -56,3 +56,21 @@ class ImageReadError(IntakeError):
     """The path does not exist, is a directory, or cannot be read."""
 
     code = "read_error"
+
+
+class WatermarkError(PixelsleuthError):
+    """Watermark embedding/detection could not be done (bad key, payload, image too small...)."""
+
+    code = "watermark_error"
+
+
+class CredentialsError(PixelsleuthError):
+    """Content credentials (C2PA) could not be read, signed or recovered."""
+
+    code = "credentials_error"
+
+
+class ReferenceIndexError(IndexError_):
+    """A reference index is missing, locked, from another version or inconsistent; the message says what to do."""
+
+    code = "reference_index_error"
