@@ -74,3 +74,21 @@ class ReferenceIndexError(IndexError_):
     """A reference index is missing, locked, from another version or inconsistent; the message says what to do."""
 
     code = "reference_index_error"
+
+
+class BenchmarkError(PixelsleuthError):
+    """A benchmark could not be set up or run (bad dataset, unknown detector or perturbation)."""
+
+    code = "benchmark_error"
+
+
+class DatasetError(BenchmarkError):
+    """A benchmark dataset or manifest is missing, malformed or inconsistent; the message names the file."""
+
+    code = "dataset_error"
+
+
+class MaskMismatchError(DatasetError):
+    """A ground-truth mask does not have the image's size or orientation (masks are never resized silently)."""
+
+    code = "mask_mismatch"
