@@ -32,7 +32,9 @@ def test_weight_zero_ignores_detector():
 def test_ai_label_from_metadata_extra():
     md = ev("metadata", 0.9, Family.METADATA, extra={"ai_generated": 0.95, "manipulated": 0.1})
     md.findings.append(
-        Finding("PNG parameters chunk names a generator.", Severity.STRONG, Supports.AI_GENERATED, code="m.gen")
+        Finding(
+            "PNG parameters chunk names a generator.", Severity.STRONG, Supports.AI_GENERATED, code="m.gen"
+        )
     )
     v = fuse([md], (4, 4))
     assert v.scores["ai_generated"] >= 0.5

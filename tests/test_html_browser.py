@@ -50,7 +50,18 @@ def test_report_page_renders(tmp_path: Path):
     rep = analyze_image(img, AnalyzeOptions(), detectors=[BoxDetector()])
     out = tmp_path / "out"
     write_outputs(rep, out, "sample")
-    write_index(out, [{"name": "sample.png", "label": rep.label, "scores": rep.scores, "html": "sample.html", "error": None}])
+    write_index(
+        out,
+        [
+            {
+                "name": "sample.png",
+                "label": rep.label,
+                "scores": rep.scores,
+                "html": "sample.html",
+                "error": None,
+            }
+        ],
+    )
     page = (out / "sample.html").resolve()
 
     dom = _chromium(["--virtual-time-budget=3000", "--dump-dom", page.as_uri()], tmp_path)

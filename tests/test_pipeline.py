@@ -59,7 +59,9 @@ def test_detector_map_flows_to_fused_map_and_label():
     assert rep.label == "manipulated"
     assert rep.map is not None and rep.map.shape == img.shape
     assert rep.map[20, 30] >= 0.5 and rep.map[100, 100] < 0.5
-    low = analyze_image(img, AnalyzeOptions(detector_options={"test_box": {"score": 0.05}}), detectors=[BoxDetector()])
+    low = analyze_image(
+        img, AnalyzeOptions(detector_options={"test_box": {"score": 0.05}}), detectors=[BoxDetector()]
+    )
     assert low.label == "no_evidence_found"
     assert low.map is not None and low.map.max() < 0.5
 
@@ -145,7 +147,9 @@ def _make_batch(folder: Path, n_ok: int, n_bad: int) -> list[Path]:
 
             ihdr = struct.pack(">IIBBBBB", 100000, 100000, 8, 2, 0, 0, 0)
             chunk = b"IHDR" + ihdr
-            p.write_bytes(b"\x89PNG\r\n\x1a\n" + struct.pack(">I", 13) + chunk + struct.pack(">I", zlib.crc32(chunk)))
+            p.write_bytes(
+                b"\x89PNG\r\n\x1a\n" + struct.pack(">I", 13) + chunk + struct.pack(">I", zlib.crc32(chunk))
+            )
         bad.append(p)
     return bad
 

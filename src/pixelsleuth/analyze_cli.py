@@ -22,7 +22,7 @@ from rich.table import Table
 
 from pixelsleuth.detectors.base import PROFILES
 from pixelsleuth.detectors.registry import all_detectors, detectors_for
-from pixelsleuth.pipeline import AnalyzeOptions, iter_inputs, run_batch
+from pixelsleuth.pipeline import AnalyzeOptions, iter_inputs, run_batch, run_batch_dask
 from pixelsleuth.report.writer import JsonlWriter, write_index
 
 err = Console(stderr=True)
@@ -37,16 +37,44 @@ def _csv(v: str | None) -> list[str] | None:
 
 def analyze(
     paths: Annotated[list[Path], typer.Argument(help="Image files or folders (searched recursively).")],
-    out: Annotated[Path | None, typer.Option("--out", "-o", help="Folder for per-image reports, maps, index.html, results.jsonl.")] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="Folder for per-image reports, maps, index.html, results.jsonl."),
+    ] = None,
     profile: Annotated[str, typer.Option("--profile", "-p", help="fast | default | thorough")] = "default",
     workers: Annotated[int, typer.Option("--workers", "-w", min=1, help="Parallel worker processes.")] = 1,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON summary line per image to stdout.")] = False,
-    detectors: Annotated[str | None, typer.Option("--detectors", help="Run exactly these detectors (comma-separated).")] = None,
-    exclude: Annotated[str | None, typer.Option("--exclude", help="Skip these detectors (comma-separated).")] = None,
-    index: Annotated[Path | None, typer.Option("--index", help="Reference index: differences from a known original become evidence.")] = None,
-    watermark_key: Annotated[str | None, typer.Option("--watermark-key", envvar="PIXELSLEUTH_WATERMARK_KEY", help="Key of our watermark, to map where it survives.")] = None,
-    max_pixels: Annotated[int, typer.Option("--max-pixels", help="Refuse images larger than this many pixels.")] = 100_000_000,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print one JSON summary line per image to stdout.")
+    ] = False,
+    detectors: Annotated[
+        str | None, typer.Option("--detectors", help="Run exactly these detectors (comma-separated).")
+    ] = None,
+    exclude: Annotated[
+        str | None, typer.Option("--exclude", help="Skip these detectors (comma-separated).")
+    ] = None,
+    index: Annotated[
+        Path | None,
+        typer.Option("--index", help="Reference index: differences from a known original become evidence."),
+    ] = None,
+    watermark_key: Annotated[
+        str | None,
+        typer.Option(
+            "--watermark-key",
+            envvar="PIXELSLEUTH_WATERMARK_KEY",
+            help="Key of our watermark, to map where it survives.",
+        ),
+    ] = None,
+    max_pixels: Annotated[
+        int, typer.Option("--max-pixels", help="Refuse images larger than this many pixels.")
+    ] = 100_000_000,
     no_html: Annotated[bool, typer.Option("--no-html", help="Skip the per-image HTML pages.")] = False,
+    dask: Annotated[
+        str | None,
+        typer.Option(
+            "--dask",
+            help="Run on Dask: 'local' (a local cluster of --workers processes) or a scheduler address.",
+        ),
+    ] = None,
 ) -> None:
     """Analyse images for manipulation and AI generation; write JSON, maps and HTML reports.
 
@@ -88,7 +116,12 @@ def analyze(
     try:
         with progress:
             task = progress.add_task("analyze", total=len(files), name="")
-            for row in run_batch(files, options, out, workers=workers, write_html=not no_html):
+            rows_iter = (
+                run_batch_dask(files, options, out, scheduler=dask, workers=workers, write_html=not no_html)
+                if dask
+                else run_batch(files, options, out, workers=workers, write_html=not no_html)
+            )
+            for row in rows_iter:
                 rows.append(row)
                 if jsonl:
                     jsonl.write(row)
@@ -105,7 +138,9 @@ def analyze(
     if not as_json:
         _summary(rows, out)
     if n_err:
-        err.print(f"[yellow]{n_err} of {len(rows)} inputs could not be analysed[/] (see the error column{' and results.jsonl' if out else ''}).")
+        err.print(
+            f"[yellow]{n_err} of {len(rows)} inputs could not be analysed[/] (see the error column{' and results.jsonl' if out else ''})."
+        )
         raise typer.Exit(EXIT_INPUT_ERROR)
 
 
@@ -117,7 +152,12 @@ def _summary(rows: list[dict], out: Path | None) -> None:
     t.add_column("manipulated", justify="right")
     t.add_column("ai_generated", justify="right")
     t.add_column("time", justify="right")
-    colours = {"manipulated": "red", "ai_generated": "magenta", "inconclusive": "yellow", "no_evidence_found": "green"}
+    colours = {
+        "manipulated": "red",
+        "ai_generated": "magenta",
+        "inconclusive": "yellow",
+        "no_evidence_found": "green",
+    }
     for r in rows:
         if r["error"]:
             t.add_row(r["name"], "[white on red]error[/]", "", "", r["error"]["message"][:60])

@@ -65,7 +65,9 @@ def analyze_image(
     options = options or AnalyzeOptions()
     t0 = time.perf_counter()
     context = context or options.context()
-    detectors = detectors if detectors is not None else detectors_for(options.profile, options.only, options.exclude)
+    detectors = (
+        detectors if detectors is not None else detectors_for(options.profile, options.only, options.exclude)
+    )
     evidence = run_detectors(image, detectors, context)
     verdict = fuse(evidence, image.shape)
     return build_report(image, evidence, verdict, options.profile, time.perf_counter() - t0)
@@ -86,14 +88,21 @@ def analyze_source(
     except PixelsleuthError as e:
         return error_report(source, e.code, str(e), options.profile)
     except OSError as e:  # unreadable path, permissions
-        return error_report(source, "unreadable", f"{os.path.basename(source)}: cannot read the file ({e.strerror or e})", options.profile)
+        return error_report(
+            source,
+            "unreadable",
+            f"{os.path.basename(source)}: cannot read the file ({e.strerror or e})",
+            options.profile,
+        )
     return analyze_image(image, options, context=context, detectors=detectors)
 
 
 # ----------------------------------------------------------------------------------------------- batch
 
 
-def iter_inputs(paths: Iterable[str | os.PathLike[str]], exclude_dir: str | os.PathLike[str] | None = None) -> list[Path]:
+def iter_inputs(
+    paths: Iterable[str | os.PathLike[str]], exclude_dir: str | os.PathLike[str] | None = None
+) -> list[Path]:
     """Files named directly, plus images found recursively in folders (by extension or sniffed bytes).
 
     Raises FileNotFoundError for a named path that does not exist."""
@@ -105,7 +114,11 @@ def iter_inputs(paths: Iterable[str | os.PathLike[str]], exclude_dir: str | os.P
         if p.is_dir():
             for root, dirs, files in os.walk(p):
                 rootp = Path(root)
-                dirs[:] = sorted(d for d in dirs if not d.startswith(".") and (excl is None or (rootp / d).resolve() != excl))
+                dirs[:] = sorted(
+                    d
+                    for d in dirs
+                    if not d.startswith(".") and (excl is None or (rootp / d).resolve() != excl)
+                )
                 for f in sorted(files):
                     fp = rootp / f
                     if f.startswith(".") or not fp.is_file():
@@ -159,7 +172,9 @@ def _process_one(args: tuple[str, str, str | None, bool]) -> dict[str, Any]:
 
     path, stem, out_dir, write_html = args
     options: AnalyzeOptions = _worker_state["options"]
-    report = analyze_source(path, options, context=_worker_state["context"], detectors=_worker_state["detectors"])
+    report = analyze_source(
+        path, options, context=_worker_state["context"], detectors=_worker_state["detectors"]
+    )
     if out_dir:
         write_outputs(report, Path(out_dir), stem, html_page=write_html)
     return summary_row(report, stem)
@@ -191,7 +206,9 @@ def run_batch(
 ) -> Iterator[dict[str, Any]]:
     """Analyse files, writing per-image outputs into ``out_dir``; yields one summary row per file, in order."""
     stems = output_stems(files)
-    jobs = [(str(f), s, str(out_dir) if out_dir else None, write_html) for f, s in zip(files, stems, strict=True)]
+    jobs = [
+        (str(f), s, str(out_dir) if out_dir else None, write_html) for f, s in zip(files, stems, strict=True)
+    ]
     if workers <= 1 or len(jobs) <= 1:
         _worker_init(options)
         for j in jobs:
@@ -205,3 +222,46 @@ def run_batch(
             if on_result:
                 on_result(row)
             yield row
+
+
+def _dask_process_one(job: tuple[str, str, str | None, bool], options: AnalyzeOptions) -> dict[str, Any]:
+    # Each Dask worker process builds its detectors once and keeps them (module-level state per process).
+    if _worker_state.get("options") != options:
+        _worker_init(options)
+    return _process_one(job)
+
+
+def run_batch_dask(
+    files: list[Path],
+    options: AnalyzeOptions,
+    out_dir: Path | None,
+    scheduler: str = "local",
+    workers: int = 2,
+    write_html: bool = True,
+) -> Iterator[dict[str, Any]]:
+    """Same as :func:`run_batch`, scheduled on Dask: ``scheduler`` is ``"local"`` (a LocalCluster of ``workers``
+    processes) or the address of an existing cluster (``tcp://host:8786``). Out files must be on storage the workers
+    share. Rows are yielded in input order."""
+    try:
+        from dask.distributed import Client, LocalCluster
+    except ImportError as e:
+        raise RuntimeError("the Dask runner needs: pip install 'pixelsleuth[dask]'") from e
+    stems = output_stems(files)
+    jobs = [
+        (str(f), s, str(out_dir) if out_dir else None, write_html) for f, s in zip(files, stems, strict=True)
+    ]
+    cluster = None
+    if scheduler == "local":
+        cluster = LocalCluster(
+            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
+        )
+        client = Client(cluster)
+    else:
+        client = Client(scheduler)
+    try:
+        futures = client.map(_dask_process_one, jobs, options=options, pure=False)
+        yield from (f.result() for f in futures)
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()

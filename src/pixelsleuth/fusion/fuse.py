@@ -65,7 +65,9 @@ def _combine(scores: list[tuple[str, float, float]]) -> tuple[float, dict[str, f
     return float(min(1.0, max(0.0, fused))), contrib
 
 
-def _manipulation_items(evidence: list[Evidence], weights: dict[str, float]) -> list[tuple[str, float, float]]:
+def _manipulation_items(
+    evidence: list[Evidence], weights: dict[str, float]
+) -> list[tuple[str, float, float]]:
     items = []
     for ev in evidence:
         if ev.skipped:
@@ -197,7 +199,9 @@ def _explain(
     return sentences
 
 
-def fuse(evidence: list[Evidence], shape: tuple[int, int], weights: dict[str, float] | None = None) -> Verdict:
+def fuse(
+    evidence: list[Evidence], shape: tuple[int, int], weights: dict[str, float] | None = None
+) -> Verdict:
     """Combine evidence of one image (display size ``shape`` = (H, W)) into a :class:`Verdict`."""
     weights = weights or {}
     manip, manip_contrib = _combine(_manipulation_items(evidence, weights))

@@ -50,7 +50,9 @@ def _scores_line(scores: dict[str, float] | None) -> str:
     )
 
 
-def image_page(data: dict[str, Any], rgb: np.ndarray | None, fused: np.ndarray | None, maps: dict[str, np.ndarray]) -> str:
+def image_page(
+    data: dict[str, Any], rgb: np.ndarray | None, fused: np.ndarray | None, maps: dict[str, np.ndarray]
+) -> str:
     img = data.get("image", {})
     label = data.get("label") or "error"
     parts = [
@@ -66,7 +68,9 @@ def image_page(data: dict[str, Any], rgb: np.ndarray | None, fused: np.ndarray |
         + "</div>",
     ]
     if data.get("error"):
-        parts.append(f"<div class='card'><b>Error</b>: {_e(data['error']['message'])}</div></main></body></html>")
+        parts.append(
+            f"<div class='card'><b>Error</b>: {_e(data['error']['message'])}</div></main></body></html>"
+        )
         return "".join(parts)
     if rgb is not None:
         ov = overlay(rgb, fused) if fused is not None else rgb
@@ -111,7 +115,9 @@ def image_page(data: dict[str, Any], rgb: np.ndarray | None, fused: np.ndarray |
         )
     parts.append("</table></div>")
     md = data.get("metadata") or {}
-    parts.append("<div class='card'><h2>Metadata</h2><table id='metadata'><tr><th>field</th><th>value</th></tr>")
+    parts.append(
+        "<div class='card'><h2>Metadata</h2><table id='metadata'><tr><th>field</th><th>value</th></tr>"
+    )
     rows: list[tuple[str, Any]] = []
     for k, v in (md.get("exif") or {}).items():
         rows.append((f"EXIF {k}", v))

@@ -65,7 +65,9 @@ def metadata_summary(image: ImageData) -> dict[str, Any]:
             "quality_estimate": image.jpeg.quality_estimate,
             "subsampling": image.jpeg.subsampling,
             "progressive": image.jpeg.progressive,
-            "quant_tables": {str(k): np.asarray(v).astype(int).tolist() for k, v in image.jpeg.quant_tables.items()},
+            "quant_tables": {
+                str(k): np.asarray(v).astype(int).tolist() for k, v in image.jpeg.quant_tables.items()
+            },
         }
     return {
         "exif": _jsonable(md.exif),
@@ -134,7 +136,10 @@ def build_report(
             "threshold": 0.5,
         },
         "metadata": metadata_summary(image),
-        "timing": {"total_s": round(elapsed_s, 4), "per_megapixel_s": round(elapsed_s / max(image.megapixels, 1e-6), 4)},
+        "timing": {
+            "total_s": round(elapsed_s, 4),
+            "per_megapixel_s": round(elapsed_s / max(image.megapixels, 1e-6), 4),
+        },
         "outputs": {},
         "error": None,
     }

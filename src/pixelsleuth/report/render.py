@@ -72,7 +72,9 @@ def data_uri(arr: np.ndarray, max_side: int = 1600, fmt: str = "JPEG") -> str:
     im = Image.fromarray(arr)
     scale = max_side / max(im.size)
     if scale < 1:
-        im = im.resize((max(1, round(im.width * scale)), max(1, round(im.height * scale))), Image.Resampling.LANCZOS)
+        im = im.resize(
+            (max(1, round(im.width * scale)), max(1, round(im.height * scale))), Image.Resampling.LANCZOS
+        )
     buf = io.BytesIO()
     if fmt == "JPEG":
         im.convert("RGB").save(buf, format="JPEG", quality=88)
