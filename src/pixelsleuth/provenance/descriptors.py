@@ -59,13 +59,21 @@ def _fit(img: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
     return img, s
 
 
-def local_features(rgb: np.ndarray, n_features: int = REF_KEYPOINTS, max_side: int = LOCAL_MAX_SIDE) -> LocalFeatures:
+def local_features(
+    rgb: np.ndarray, n_features: int = REF_KEYPOINTS, max_side: int = LOCAL_MAX_SIDE
+) -> LocalFeatures:
     """ORB features on a copy reduced to ``max_side``; a grid cap keeps keypoints spread over the image."""
     gray = to_gray_u8(rgb)
     small, s = _fit(gray, max_side)
     small = cv2.equalizeHist(small) if small.std() < 25 else small
-    orb = cv2.ORB_create(nfeatures=n_features * 3, scaleFactor=1.25, nlevels=8, edgeThreshold=15, patchSize=31,
-                         fastThreshold=10)
+    orb = cv2.ORB_create(
+        nfeatures=n_features * 3,
+        scaleFactor=1.25,
+        nlevels=8,
+        edgeThreshold=15,
+        patchSize=31,
+        fastThreshold=10,
+    )
     kps, desc = orb.detectAndCompute(small, None)
     h, w = gray.shape
     if desc is None or len(kps) == 0:
@@ -105,7 +113,9 @@ def descriptor_kind() -> str:
 
 
 def _zigzag_low(n: int, count: int) -> np.ndarray:
-    idx = sorted(((i, j) for i in range(n) for j in range(n) if (i, j) != (0, 0)), key=lambda t: (t[0] + t[1], t[0]))
+    idx = sorted(
+        ((i, j) for i in range(n) for j in range(n) if (i, j) != (0, 0)), key=lambda t: (t[0] + t[1], t[0])
+    )
     return np.array(idx[:count])
 
 
@@ -114,7 +124,9 @@ _ZZ = _zigzag_low(16, 112)
 
 def _handmade(rgb: np.ndarray) -> np.ndarray:
     img = rgb if rgb.ndim == 3 else np.repeat(rgb[..., None], 3, axis=2)
-    small = cv2.resize(np.ascontiguousarray(img[..., :3]), (64, 64), interpolation=cv2.INTER_AREA).astype(np.float32)
+    small = cv2.resize(np.ascontiguousarray(img[..., :3]), (64, 64), interpolation=cv2.INTER_AREA).astype(
+        np.float32
+    )
     gray = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
     gray = (gray - gray.mean()) / (gray.std() + 1e-3)
     d = cv2.dct(gray)
@@ -127,7 +139,9 @@ def _handmade(rgb: np.ndarray) -> np.ndarray:
             p = lab[ys, xs].reshape(-1, 3)
             cols.extend(list(p[:, 1:].mean(0) / 20.0) + list(p[:, 1:].std(0) / 20.0))
     cols_arr = np.array(cols, np.float32)
-    v = np.concatenate([g / (np.linalg.norm(g) + 1e-6) * 0.9, cols_arr / (np.linalg.norm(cols_arr) + 1e-6) * 0.44])
+    v = np.concatenate(
+        [g / (np.linalg.norm(g) + 1e-6) * 0.9, cols_arr / (np.linalg.norm(cols_arr) + 1e-6) * 0.44]
+    )
     v = np.asarray(v, np.float32)
     return v / (np.linalg.norm(v) + 1e-8)
 
@@ -138,7 +152,11 @@ def global_descriptor(rgb: np.ndarray) -> np.ndarray:
     if sess is None:
         return _handmade(rgb)
     img = rgb if rgb.ndim == 3 else np.repeat(rgb[..., None], 3, axis=2)  # pragma: no cover
-    x = cv2.resize(np.ascontiguousarray(img[..., :3]), (224, 224), interpolation=cv2.INTER_AREA).astype(np.float32)
-    x = (x / 255.0 - np.array([0.485, 0.456, 0.406], np.float32)) / np.array([0.229, 0.224, 0.225], np.float32)
+    x = cv2.resize(np.ascontiguousarray(img[..., :3]), (224, 224), interpolation=cv2.INTER_AREA).astype(
+        np.float32
+    )
+    x = (x / 255.0 - np.array([0.485, 0.456, 0.406], np.float32)) / np.array(
+        [0.229, 0.224, 0.225], np.float32
+    )
     out = sess.run(None, {sess.get_inputs()[0].name: x.transpose(2, 0, 1)[None]})[0][0].astype(np.float32)
     return out / (np.linalg.norm(out) + 1e-8)

@@ -13,7 +13,9 @@ from PIL import Image
 PDQ_BITS = 256
 PDQ_BYTES = 32
 PDQ_DIM = 64  # the Jarosz-filtered buffer is decimated to 64 x 64
-PDQ_MAX_SIDE = 512  # images are first reduced so their longer side is at most 512 (as the reference tool does)
+PDQ_MAX_SIDE = (
+    512  # images are first reduced so their longer side is at most 512 (as the reference tool does)
+)
 PHASH_BYTES = 8
 
 # order of dihedral variants (as transforms applied to the image)

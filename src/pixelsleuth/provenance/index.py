@@ -39,6 +39,11 @@ IVF_MIN_REFS = 20_000  # below this the descriptor index is exact (flat); above,
 LOCAL_VOTE_MAX = 4_000_000  # local-feature candidate voting is kept while the store holds at most this many
 KP_PER_REF_ID = 1 << 12  # local ids = ref_id * 4096 + keypoint index
 THUMB_MAX_SIDE = 1024
+LOCAL_IVF_MIN = 100_000  # local-feature store switches to a binary IVF (approximate votes) above this many
+
+# FAISS's OpenMP threads oversubscribe small shared machines badly (20x slower single queries under load);
+# one thread per query is the default, raise it with PIXELSLEUTH_FAISS_THREADS for batch work on a big box.
+faiss.omp_set_num_threads(int(os.environ.get("PIXELSLEUTH_FAISS_THREADS", "1")))
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -111,13 +116,23 @@ def compute_signals(rgb: np.ndarray, thumbnail: bool = True) -> RefSignals:
         s = min(1.0, THUMB_MAX_SIDE / max(h, w))
         if s < 1.0:
             small = cv2.resize(rgb, (round(w * s), round(h * s)), interpolation=cv2.INTER_AREA)
-        ok, enc = cv2.imencode(".webp", cv2.cvtColor(np.ascontiguousarray(small), cv2.COLOR_RGB2BGR),
-                               [cv2.IMWRITE_WEBP_QUALITY, 101])
+        ok, enc = cv2.imencode(
+            ".webp",
+            cv2.cvtColor(np.ascontiguousarray(small), cv2.COLOR_RGB2BGR),
+            [cv2.IMWRITE_WEBP_QUALITY, 101],
+        )
         if not ok:  # pragma: no cover
             raise ReferenceIndexError("could not encode a reference thumbnail")
         thumb = enc.tobytes()
-    return RefSignals(w, h, H.pdq(rgb), H.dct_phash(rgb), D.global_descriptor(rgb),
-                      D.local_features(rgb, D.REF_KEYPOINTS), thumb)
+    return RefSignals(
+        w,
+        h,
+        H.pdq(rgb),
+        H.dct_phash(rgb),
+        D.global_descriptor(rgb),
+        D.local_features(rgb, D.REF_KEYPOINTS),
+        thumb,
+    )
 
 
 @dataclass
@@ -143,6 +158,17 @@ def _new_local_index() -> Any:
     return faiss.IndexBinaryIDMap2(faiss.IndexBinaryFlat(D.ORB_BYTES * 8))
 
 
+def new_local_index(train: np.ndarray | None = None) -> Any:
+    """Exact binary index for a small local-feature store; binary IVF when large (``train`` given)."""
+    if train is None or len(train) < LOCAL_IVF_MIN:
+        return _new_local_index()
+    nlist = int(min(16384, max(256, 2 * np.sqrt(len(train)))))
+    ivf = faiss.IndexBinaryIVF(faiss.IndexBinaryFlat(D.ORB_BYTES * 8), D.ORB_BYTES * 8, nlist)
+    ivf.train(np.ascontiguousarray(train[: nlist * 60]))
+    ivf.nprobe = 8
+    return ivf
+
+
 def new_descriptor_index(dim: int, train: np.ndarray | None = None, n_expected: int = 0) -> Any:
     """Exact inner-product index for small sets; IVF-PQ (32-byte codes) for large ones (needs ``train``)."""
     if train is None or max(n_expected, len(train)) < IVF_MIN_REFS:
@@ -164,21 +190,27 @@ class ReferenceIndex:
         self._lock_fh: Any = None
         db = self.path / "refs.sqlite"
         if not db.exists():
-            raise ReferenceIndexError(f"{self.path} is not a reference index (no refs.sqlite); create it with "
-                                      "`pixelsleuth index create DIR`")
+            raise ReferenceIndexError(
+                f"{self.path} is not a reference index (no refs.sqlite); create it with "
+                "`pixelsleuth index create DIR`"
+            )
         if writable:
             self._lock_fh = open(self.path / "write.lock", "a+")  # noqa: SIM115 - held for the object's life
             try:
                 fcntl.flock(self._lock_fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError as e:
                 self._lock_fh.close()
-                raise ReferenceIndexError(f"{self.path} is being written by another process; try again later") from e
+                raise ReferenceIndexError(
+                    f"{self.path} is being written by another process; try again later"
+                ) from e
         self.db = sqlite3.connect(str(db), timeout=30.0, isolation_level=None, check_same_thread=False)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL" if not writable else "PRAGMA synchronous=FULL")
         ver = self._meta("format_version")
         if ver is None or int(ver) != FORMAT_VERSION:
-            raise ReferenceIndexError(f"{self.path}: unsupported index format {ver!r} (expected {FORMAT_VERSION})")
+            raise ReferenceIndexError(
+                f"{self.path}: unsupported index format {ver!r} (expected {FORMAT_VERSION})"
+            )
         self.descriptor_kind = self._meta("descriptor_kind") or D.descriptor_kind()
         self.dim = int(self._meta("descriptor_dim") or D.DESC_DIM)
         self.ann = self._load_snapshot()
@@ -197,8 +229,12 @@ class ReferenceIndex:
         db.execute("PRAGMA journal_mode=WAL")
         db.executescript(_SCHEMA)
         db.execute("BEGIN IMMEDIATE")
-        for k, v in (("format_version", str(FORMAT_VERSION)), ("descriptor_kind", D.descriptor_kind()),
-                     ("descriptor_dim", str(D.DESC_DIM)), ("created", str(time.time()))):
+        for k, v in (
+            ("format_version", str(FORMAT_VERSION)),
+            ("descriptor_kind", D.descriptor_kind()),
+            ("descriptor_dim", str(D.DESC_DIM)),
+            ("created", str(time.time())),
+        ):
             db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (k, v))
         db.execute("COMMIT")
         db.close()
@@ -241,12 +277,21 @@ class ReferenceIndex:
             snap = self.path / cur.read_text().strip()
             try:
                 meta = json.loads((snap / "meta.json").read_text())
-                ann = _Ann(self.dim, faiss.read_index_binary(str(snap / "pdq.fbin")),
-                           faiss.read_index(str(snap / "desc.faiss")), faiss.read_index_binary(str(snap / "local.fbin")),
-                           seq=int(meta["seq"]), n=int(meta["n"]), local_n=int(meta["local_n"]),
-                           local_enabled=bool(meta["local_enabled"]), kinds=meta.get("kinds", {}))
+                ann = _Ann(
+                    self.dim,
+                    faiss.read_index_binary(str(snap / "pdq.fbin")),
+                    faiss.read_index(str(snap / "desc.faiss")),
+                    faiss.read_index_binary(str(snap / "local.fbin")),
+                    seq=int(meta["seq"]),
+                    n=int(meta["n"]),
+                    local_n=int(meta["local_n"]),
+                    local_enabled=bool(meta["local_enabled"]),
+                    kinds=meta.get("kinds", {}),
+                )
                 if isinstance(ann.desc, faiss.IndexIVF):
                     ann.desc.nprobe = int(meta.get("nprobe", 24))
+                if isinstance(ann.local, faiss.IndexBinaryIVF):
+                    ann.local.nprobe = int(meta.get("local_nprobe", 8))
                 return ann
             except Exception:  # noqa: BLE001 - a damaged snapshot is rebuilt from SQLite
                 pass
@@ -258,14 +303,16 @@ class ReferenceIndex:
 
     def refresh(self) -> int:
         """Apply changes committed since the in-memory state; returns how many were applied."""
-        rows = self.db.execute("SELECT seq, op, ref_id FROM changes WHERE seq > ? ORDER BY seq", (self.ann.seq,)).fetchall()
+        rows = self.db.execute(
+            "SELECT seq, op, ref_id FROM changes WHERE seq > ? ORDER BY seq", (self.ann.seq,)
+        ).fetchall()
         if not rows:
             return 0
-        # net effect per ref: the last op wins; removals first, then adds in id order
+        # net effect per ref: the last op wins; removals, then adds in id order
         last: dict[int, str] = {}
         for _, op, rid in rows:
             last[int(rid)] = op
-        removed = [r for r, op in last.items() if op == "remove" or op == "add"]
+        removed = [r for r, op in last.items() if op == "remove"]  # ids are never reused (AUTOINCREMENT)
         self._ann_remove(removed)
         added = sorted(r for r, op in last.items() if op == "add")
         for chunk in _chunks(added, 2000):
@@ -282,7 +329,9 @@ class ReferenceIndex:
         a.n -= int(a.pdq.remove_ids(sel))
         a.desc.remove_ids(faiss.IDSelectorBatch(np.asarray(ids, np.int64)))
         if a.local_enabled and a.local.ntotal:
-            lids = np.concatenate([np.arange(r * KP_PER_REF_ID, (r + 1) * KP_PER_REF_ID, dtype=np.int64) for r in ids])
+            lids = np.concatenate(
+                [np.arange(r * KP_PER_REF_ID, (r + 1) * KP_PER_REF_ID, dtype=np.int64) for r in ids]
+            )
             a.local_n -= int(a.local.remove_ids(faiss.IDSelectorBatch(lids)))
 
     def _ann_add(self, rows: list[tuple[Any, ...]]) -> None:
@@ -298,12 +347,17 @@ class ReferenceIndex:
         if a.local_enabled:
             kd = [np.frombuffer(r[3], np.uint8).reshape(-1, D.ORB_BYTES) for r in rows]
             total = sum(len(k) for k in kd)
-            if a.local_n + total > LOCAL_VOTE_MAX:
+            if a.local_n + total > LOCAL_VOTE_MAX and a.local_enabled:
                 a.local_enabled = False
                 a.local = _new_local_index()
                 a.local_n = 0
             elif total:
-                lids = np.concatenate([r * KP_PER_REF_ID + np.arange(len(k), dtype=np.int64) for r, k in zip(ids, kd, strict=True)])
+                lids = np.concatenate(
+                    [
+                        r * KP_PER_REF_ID + np.arange(len(k), dtype=np.int64)
+                        for r, k in zip(ids, kd, strict=True)
+                    ]
+                )
                 a.local.add_with_ids(np.concatenate(kd), lids)
                 a.local_n += total
 
@@ -319,8 +373,14 @@ class ReferenceIndex:
         faiss.write_index_binary(a.pdq, str(tmp / "pdq.fbin"))
         faiss.write_index(a.desc, str(tmp / "desc.faiss"))
         faiss.write_index_binary(a.local, str(tmp / "local.fbin"))
-        meta = {"seq": a.seq, "n": a.n, "local_n": a.local_n, "local_enabled": a.local_enabled,
-                "nprobe": int(getattr(a.desc, "nprobe", 0))}
+        meta = {
+            "seq": a.seq,
+            "n": a.n,
+            "local_n": a.local_n,
+            "local_enabled": a.local_enabled,
+            "nprobe": int(getattr(a.desc, "nprobe", 0)),
+            "local_nprobe": int(getattr(a.local, "nprobe", 0)),
+        }
         (tmp / "meta.json").write_text(json.dumps(meta))
         for f in tmp.iterdir():
             with open(f, "rb") as fh:
@@ -346,13 +406,21 @@ class ReferenceIndex:
             shutil.rmtree(old, ignore_errors=True)
 
     # ------------------------------------------------------------------ writes
-    def add(self, rgb: np.ndarray, uri: str, sha256: str, tags: Iterable[str] = (), thumbnail: bool = True,
-            skip_duplicates: bool = True) -> int:
+    def add(
+        self,
+        rgb: np.ndarray,
+        uri: str,
+        sha256: str,
+        tags: Iterable[str] = (),
+        thumbnail: bool = True,
+        skip_duplicates: bool = True,
+    ) -> int:
         """Add one reference image; returns its id (the existing id when ``sha256`` is already there)."""
         return self.add_signals(compute_signals(rgb, thumbnail), uri, sha256, tags, skip_duplicates)
 
-    def add_signals(self, s: RefSignals, uri: str, sha256: str, tags: Iterable[str] = (),
-                    skip_duplicates: bool = True) -> int:
+    def add_signals(
+        self, s: RefSignals, uri: str, sha256: str, tags: Iterable[str] = (), skip_duplicates: bool = True
+    ) -> int:
         self._require_writable()
         if skip_duplicates:
             row = self.db.execute("SELECT id FROM refs WHERE sha256=?", (sha256,)).fetchone()
@@ -364,8 +432,20 @@ class ReferenceIndex:
             cur = self.db.execute(
                 "INSERT INTO refs (uri, sha256, tags, added, width, height, pdq, pdq_quality, phash, descriptor, "
                 "kp_xy, kp_desc) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                (uri, sha256, json.dumps(sorted(set(tags))), time.time(), s.width, s.height, s.pdq.bits,
-                 s.pdq.quality, s.phash, s.descriptor.astype(np.float16).tobytes(), xy, kd),
+                (
+                    uri,
+                    sha256,
+                    json.dumps(sorted(set(tags))),
+                    time.time(),
+                    s.width,
+                    s.height,
+                    s.pdq.bits,
+                    s.pdq.quality,
+                    s.phash,
+                    s.descriptor.astype(np.float16).tobytes(),
+                    xy,
+                    kd,
+                ),
             )
             rid = int(cur.lastrowid or 0)
             if s.thumb is not None:
@@ -386,8 +466,17 @@ class ReferenceIndex:
             cur = self.db.execute(
                 "INSERT INTO refs (uri, sha256, tags, added, width, height, pdq, pdq_quality, phash, descriptor, "
                 "kp_xy, kp_desc) VALUES (?,?,?,?,0,0,?,?,NULL,?,?,?)",
-                (uri, "", json.dumps(sorted(set(tags))), time.time(), bits, int(quality),
-                 np.zeros(self.dim, np.float16).tobytes(), b"", b""),
+                (
+                    uri,
+                    "",
+                    json.dumps(sorted(set(tags))),
+                    time.time(),
+                    bits,
+                    int(quality),
+                    np.zeros(self.dim, np.float16).tobytes(),
+                    b"",
+                    b"",
+                ),
             )
             rid = int(cur.lastrowid or 0)
             self.db.execute("INSERT INTO changes (op, ref_id) VALUES ('add', ?)", (rid,))
@@ -424,11 +513,24 @@ class ReferenceIndex:
         if n >= IVF_MIN_REFS:
             rows = self.db.execute("SELECT descriptor FROM refs ORDER BY RANDOM() LIMIT 200000").fetchall()
             train = np.stack([np.frombuffer(r[0], np.float16).astype(np.float32) for r in rows])
-        self.ann = _Ann(self.dim, _new_pdq_index(), new_descriptor_index(self.dim, train, n), _new_local_index())
+        n_local = (
+            int(self.db.execute("SELECT COALESCE(SUM(LENGTH(kp_desc)), 0) FROM refs").fetchone()[0])
+            // D.ORB_BYTES
+        )
+        local_train = None
+        if LOCAL_IVF_MIN <= n_local <= LOCAL_VOTE_MAX:
+            rows = self.db.execute("SELECT kp_desc FROM refs ORDER BY RANDOM() LIMIT 3000").fetchall()
+            local_train = np.concatenate(
+                [np.frombuffer(r[0], np.uint8).reshape(-1, D.ORB_BYTES) for r in rows if r[0]]
+            )
+        self.ann = _Ann(
+            self.dim, _new_pdq_index(), new_descriptor_index(self.dim, train, n), new_local_index(local_train)
+        )
         last = 0
         while True:
-            rows = self.db.execute("SELECT id, pdq, descriptor, kp_desc FROM refs WHERE id > ? ORDER BY id LIMIT 5000",
-                                   (last,)).fetchall()
+            rows = self.db.execute(
+                "SELECT id, pdq, descriptor, kp_desc FROM refs WHERE id > ? ORDER BY id LIMIT 5000", (last,)
+            ).fetchall()
             if not rows:
                 break
             self._ann_add(rows)
@@ -444,15 +546,21 @@ class ReferenceIndex:
         return int(self.db.execute("SELECT COUNT(*) FROM refs").fetchone()[0])
 
     def get(self, rid: int) -> Reference | None:
-        row = self.db.execute("SELECT id, uri, sha256, tags, added, width, height, pdq, pdq_quality, phash FROM refs "
-                              "WHERE id=?", (int(rid),)).fetchone()
+        row = self.db.execute(
+            "SELECT id, uri, sha256, tags, added, width, height, pdq, pdq_quality, phash FROM refs "
+            "WHERE id=?",
+            (int(rid),),
+        ).fetchone()
         return None if row is None else _ref(row)
 
     def references(self) -> Iterator[Reference]:
         last = 0
         while True:
-            rows = self.db.execute("SELECT id, uri, sha256, tags, added, width, height, pdq, pdq_quality, phash "
-                                   "FROM refs WHERE id > ? ORDER BY id LIMIT 1000", (last,)).fetchall()
+            rows = self.db.execute(
+                "SELECT id, uri, sha256, tags, added, width, height, pdq, pdq_quality, phash "
+                "FROM refs WHERE id > ? ORDER BY id LIMIT 1000",
+                (last,),
+            ).fetchall()
             if not rows:
                 return
             for r in rows:
@@ -460,7 +568,9 @@ class ReferenceIndex:
             last = int(rows[-1][0])
 
     def local_features(self, rid: int) -> D.LocalFeatures | None:
-        row = self.db.execute("SELECT kp_xy, kp_desc, width, height FROM refs WHERE id=?", (int(rid),)).fetchone()
+        row = self.db.execute(
+            "SELECT kp_xy, kp_desc, width, height FROM refs WHERE id=?", (int(rid),)
+        ).fetchone()
         if row is None or not row[1]:
             return None
         return D.LocalFeatures.from_bytes(row[0], row[1], (int(row[3]), int(row[2])))
@@ -500,8 +610,18 @@ class ReferenceIndex:
 
 
 def _ref(row: tuple[Any, ...]) -> Reference:
-    return Reference(int(row[0]), str(row[1]), str(row[2]), list(json.loads(row[3])), float(row[4]), int(row[5]),
-                     int(row[6]), row[7], None if row[8] is None else int(row[8]), row[9])
+    return Reference(
+        int(row[0]),
+        str(row[1]),
+        str(row[2]),
+        list(json.loads(row[3])),
+        float(row[4]),
+        int(row[5]),
+        int(row[6]),
+        row[7],
+        None if row[8] is None else int(row[8]),
+        row[9],
+    )
 
 
 def _chunks(seq: list[int], n: int) -> Iterator[list[int]]:
