@@ -118,6 +118,14 @@ def run_cmd(
     workers: int = typer.Option(1, "--workers", min=1, help="Worker processes."),
     seed: int = typer.Option(0, "--seed", help="Seed for random perturbations."),
     no_fusion: bool = typer.Option(False, "--no-fusion", help="Do not score the fused output."),
+    family: str = typer.Option(
+        "manipulation",
+        "--family",
+        help="Without --detectors: detector family to run (manipulation, ai_generated, all).",
+    ),
+    mask_variant: str = typer.Option(
+        "forged", "--coverage-mask", help="COVERAGE ground truth: forged, paste or copy."
+    ),
 ) -> None:
     """Run detectors (and baselines, and fusion if present) on a dataset; write metrics, tables and plots."""
     from pixelsleuth.bench.datasets import DatasetError, load_dataset
@@ -130,7 +138,8 @@ def run_cmd(
     if unknown:
         _fail(f"unknown perturbations: {', '.join(unknown)}; known: {', '.join(PERTURBATIONS)}")
     try:
-        ds = load_dataset(dataset, kind=kind, limit=limit or None)
+        extra = {"mask_variant": mask_variant} if kind == "coverage" else {}
+        ds = load_dataset(dataset, kind=kind, limit=limit or None, **extra)
     except (DatasetError, FileNotFoundError) as e:
         _fail(str(e))
         return
@@ -146,6 +155,7 @@ def run_cmd(
                 workers=workers,
                 seed=seed,
                 fusion=not no_fusion,
+                family=family,
                 progress=lambda: prog.advance(task),
             )
     except (KeyError, ValueError) as e:
