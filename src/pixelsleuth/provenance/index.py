@@ -119,7 +119,7 @@ def compute_signals(rgb: np.ndarray, thumbnail: bool = True) -> RefSignals:
         ok, enc = cv2.imencode(
             ".webp",
             cv2.cvtColor(np.ascontiguousarray(small), cv2.COLOR_RGB2BGR),
-            [cv2.IMWRITE_WEBP_QUALITY, 101],
+            [cv2.IMWRITE_WEBP_QUALITY, 95],
         )
         if not ok:  # pragma: no cover
             raise ReferenceIndexError("could not encode a reference thumbnail")
@@ -295,7 +295,11 @@ class ReferenceIndex:
                 return ann
             except Exception:  # noqa: BLE001 - a damaged snapshot is rebuilt from SQLite
                 pass
-        return self._empty_ann()
+        if self.db.execute("SELECT 1 FROM refs LIMIT 1").fetchone() is None:
+            ann = self._empty_ann()
+            ann.seq = self._max_seq()
+            return ann
+        return self._rebuild()
 
     def _max_seq(self) -> int:
         row = self.db.execute("SELECT COALESCE(MAX(seq), 0) FROM changes").fetchone()
@@ -504,25 +508,23 @@ class ReferenceIndex:
             raise
         return n
 
-    def compact(self) -> dict[str, Any]:
-        """Rebuild the FAISS side from SQLite (choosing flat or IVF-PQ by size), trim the change log, VACUUM."""
-        self._require_writable()
-        n = int(self.db.execute("SELECT COUNT(*) FROM refs").fetchone()[0])
+    def _rebuild(self) -> _Ann:
+        """Build the FAISS side from the refs table (flat or IVF by size), consistent with the change log."""
         seq = self._max_seq()
+        n = int(self.db.execute("SELECT COUNT(*) FROM refs").fetchone()[0])
         train = None
         if n >= IVF_MIN_REFS:
             rows = self.db.execute("SELECT descriptor FROM refs ORDER BY RANDOM() LIMIT 200000").fetchall()
             train = np.stack([np.frombuffer(r[0], np.float16).astype(np.float32) for r in rows])
-        n_local = (
-            int(self.db.execute("SELECT COALESCE(SUM(LENGTH(kp_desc)), 0) FROM refs").fetchone()[0])
-            // D.ORB_BYTES
-        )
+        n_local = int(self.db.execute("SELECT COALESCE(SUM(LENGTH(kp_desc)), 0) FROM refs").fetchone()[0])
+        n_local //= D.ORB_BYTES
         local_train = None
         if LOCAL_IVF_MIN <= n_local <= LOCAL_VOTE_MAX:
             rows = self.db.execute("SELECT kp_desc FROM refs ORDER BY RANDOM() LIMIT 3000").fetchall()
             local_train = np.concatenate(
                 [np.frombuffer(r[0], np.uint8).reshape(-1, D.ORB_BYTES) for r in rows if r[0]]
             )
+        old = getattr(self, "ann", None)
         self.ann = _Ann(
             self.dim, _new_pdq_index(), new_descriptor_index(self.dim, train, n), new_local_index(local_train)
         )
@@ -536,6 +538,16 @@ class ReferenceIndex:
             self._ann_add(rows)
             last = int(rows[-1][0])
         self.ann.seq = seq
+        ann = self.ann
+        if old is not None:
+            self.ann = old
+        return ann
+
+    def compact(self) -> dict[str, Any]:
+        """Rebuild the FAISS side from SQLite (choosing flat or IVF-PQ by size), trim the change log, VACUUM."""
+        self._require_writable()
+        self.ann = self._rebuild()
+        seq = self.ann.seq
         self.save_snapshot()
         self.db.execute("DELETE FROM changes WHERE seq < ?", (seq,))
         self.db.execute("VACUUM")
