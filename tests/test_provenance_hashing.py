@@ -6,9 +6,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from test_provenance_helpers import jpeg, textured
 
 from pixelsleuth.provenance import hashing as H
+from test_provenance_helpers import jpeg, textured
 
 PDQ_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "copy" / "threatexchange_pdq"
 if not PDQ_DIR.exists():

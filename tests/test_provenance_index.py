@@ -10,12 +10,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_provenance_helpers import textured
 
 from pixelsleuth.errors import ReferenceIndexError
 from pixelsleuth.provenance import open_index
 from pixelsleuth.provenance.index import ReferenceIndex, compute_signals
 from pixelsleuth.provenance.search import search
+from test_provenance_helpers import textured
 
 
 def _add(ix: ReferenceIndex, seed: int, tags: tuple[str, ...] = ()) -> int:
