@@ -14,7 +14,7 @@ from rich.table import Table
 
 from pixelsleuth.errors import IntakeError, PixelsleuthError
 
-_err = Console(stderr=True)
+_err = Console(stderr=True, soft_wrap=True)
 _out = Console()
 IMAGE_EXT = {".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp", ".gif", ".heic", ".heif", ".avif"}
 
