@@ -382,6 +382,11 @@ def _lattice_candidates(
     h, w = r.shape
     pmin = 24
     pmax = int(0.6 * min(h, w))
+    # only lags up to ~1.5 pmax matter (diagonals and multiples are looked up too)
+    m = int(1.5 * pmax) + 8
+    y0, x0 = max(0, cy - m), max(0, cx - m)
+    a = a[y0 : cy + m + 1, x0 : cx + m + 1]
+    cy, cx = cy - y0, cx - x0
     ys, xs = np.mgrid[0 : a.shape[0], 0 : a.shape[1]]
     dx, dy = xs - cx, ys - cy
     rad = np.hypot(dx, dy)
@@ -548,34 +553,43 @@ def detect(
     if fd < 1:
         y = cv2.resize(y, (max(1, round(w * fd)), max(1, round(h * fd))), interpolation=cv2.INTER_AREA)
     r = _whiten(y)
-    cands: list[tuple[tuple[tuple[float, float], tuple[float, float]], str]] = []
     # identity guess: unattacked image embedded at min(1, 512/short) resolution
     fe = min(1.0, EMBED_SHORT / min(h, w))
     p0 = TILE / fe * fd
-    cands.append((((p0, 0.0), (0.0, p0)), "identity"))
-    for c in _lattice_candidates(r, max_candidates):
-        if any(abs(c[0][0] - o[0][0][0]) < 1.0 and abs(c[0][1] - o[0][0][1]) < 1.0 for o in cands):
-            continue
-        cands.append((c, "autocorrelation"))
+    identity = ((p0, 0.0), (0.0, p0))
+    # The p-value is corrected for every test the whole procedure may run (union bound), fixed in advance:
+    # (identity + autocorrelation candidates) x 8 orientations x all shifts, plus the local refinement.
+    n_tests = (1 + max_candidates) * 8 * TILE * TILE + 2 * 14 * TILE * TILE
     evals: list[tuple[float, Any, Any, Any, Any, Any]] = []
-    n_tests = 0
-    for (v1, v2), src in cands:
+
+    def _eval(v1: tuple[float, float], v2: tuple[float, float], src: str) -> None:
         try:
             sums, ui, vi = _fold(r, v1, v2)
         except WatermarkError:
-            continue
+            return
         z, k, shift, b = _search_shift(sums, key)
-        n_tests += 8 * TILE * TILE
         evals.append((z, (v1, v2, src), k, shift, b, (ui, vi)))
+
+    def _good(e: tuple[float, Any, Any, Any, Any, Any]) -> bool:
+        return _p_value(e[0], n_tests) <= p_threshold and _decode_cells(_cells_at(e[4], e[3]), lay)[1]
+
+    _eval(*identity, "identity")
+    fast_ok = bool(evals) and _good(evals[0])
+    if not fast_ok:  # the image was resized/rotated/...: estimate the lattice from the autocorrelation
+        for c in _lattice_candidates(r, max_candidates):
+            if abs(c[0][0] - identity[0][0]) < 1.0 and abs(c[0][1] - identity[0][1]) < 1.0:
+                continue
+            _eval(c[0], c[1], "autocorrelation")
     if not evals:
         return DetectResult(
             False, 1.0, 0.0, None, False, None, n_tests=n_tests, elapsed_s=time.perf_counter() - t0
         )
     evals.sort(key=lambda e: -e[0])
     best = evals[0]
+    fast_ok = fast_ok or _good(best)
     # small local search over scale and rotation around the best two lattices (autocorrelation peaks are only
-    # accurate to a fraction of a pixel, which drifts over many tiles)
-    for ev in evals[:2]:
+    # accurate to a fraction of a pixel, which drifts over many tiles); skipped when the mark already decodes
+    for ev in [] if fast_ok else evals[:2]:
         _, (v1, v2, src), k0, _, _, _ = ev
         for ds in (-0.012, -0.006, 0.0, 0.006, 0.012):
             for da in (-0.3, 0.0, 0.3):
@@ -589,7 +603,6 @@ def detect(
                 except WatermarkError:
                     continue
                 z, k, shift, b = _search_shift(sums, key, only=k0)
-                n_tests += TILE * TILE
                 if z > best[0]:
                     best = (z, (w1, w2, src), k, shift, b, (ui, vi))
     z, (v1, v2, src), k, shift, b, (ui, vi) = best
