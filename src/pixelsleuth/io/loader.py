@@ -13,12 +13,15 @@ Contract:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import os
 import struct
 import tempfile
+import threading
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -354,6 +357,31 @@ def apply_orientation(a: np.ndarray, orientation: int) -> np.ndarray:
 # ------------------------------------------------------------------------------------------------ JPEG data
 
 
+_STDERR_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _quiet_native_stderr() -> Iterator[None]:
+    """libjpeg (inside jpeglib) prints warnings such as "Corrupt JPEG data" straight to file descriptor 2;
+    silence them for the duration of the call (process-wide, so kept as short as possible)."""
+    with _STDERR_LOCK:
+        try:
+            saved = os.dup(2)
+        except OSError:
+            yield
+            return
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            try:
+                os.dup2(devnull, 2)
+            finally:
+                os.close(devnull)
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
 def _read_coefficients(data: bytes, ncomp: int) -> tuple[tuple[np.ndarray, ...] | None, str | None]:
     if ncomp not in (1, 3):
         return None, f"DCT coefficients are not read for {ncomp}-component JPEGs"
@@ -365,7 +393,7 @@ def _read_coefficients(data: bytes, ncomp: int) -> tuple[tuple[np.ndarray, ...] 
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), _quiet_native_stderr():
             warnings.simplefilter("ignore")
             jp = jpeglib.read_dct(tmp)
             comps = [jp.Y] if ncomp == 1 else [jp.Y, jp.Cb, jp.Cr]
