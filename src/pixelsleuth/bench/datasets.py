@@ -187,9 +187,13 @@ def load_manifest(path: str | Path) -> Dataset:
     return _check_masks(Dataset(p.stem, root, items, errors, kind="manifest"))
 
 
-def _find_mask(stem: str, mask_dirs: Sequence[Path]) -> Path | None:
-    for d in mask_dirs:
-        for suffix in ("", "_gt", "_mask", "-mask", "_GT"):
+def _find_mask(stem: str, mask_dirs: Sequence[Path], image_dir: Path | None = None) -> Path | None:
+    """``stem`` + "" / _gt / _mask in dedicated mask folders; only the suffixed names next to the image."""
+    for d in [*mask_dirs, *([image_dir] if image_dir is not None else [])]:
+        suffixes = (
+            ("_gt", "_mask", "-mask", "_GT") if d == image_dir else ("", "_gt", "_mask", "-mask", "_GT")
+        )
+        for suffix in suffixes:
             for ext in (".png", ".bmp", ".tif", ".jpg"):
                 q = d / f"{stem}{suffix}{ext}"
                 if q.exists():
@@ -224,11 +228,11 @@ def load_folder(path: str | Path) -> Dataset:
     if labelled:
         for label, d in labelled:
             for q in images_in(d):
-                m = _find_mask(q.stem, [*mask_dirs, d]) if label == 1 else None
+                m = _find_mask(q.stem, mask_dirs, d) if label == 1 else None
                 items.append(Item(f"{d.name}/{q.stem}", q, label, m, q.stem))
     else:
         for q in images_in(root):
-            m = _find_mask(q.stem, [*mask_dirs, root])
+            m = _find_mask(q.stem, mask_dirs, root)
             items.append(Item(q.stem, q, None if m is None else 1, m, q.stem))
     if not items:
         raise DatasetError(f"no images found under {root}")
