@@ -1,0 +1,206 @@
+"""Aligned double-quantization model, JPEG-grid (blockiness) analysis and JPEG ghosts, on numpy arrays.
+
+All arrays here are in the file's stored orientation; the detector maps results to display coordinates.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy import ndimage
+
+from pixelsleuth.detectors._jpeg_util import ZIGZAG_RC, dct_blocks, quality_table, recompress_luma
+from pixelsleuth.io.jpeg import STD_LUMA, libjpeg_table
+
+B_MAX = 48  # histogram support |b| <= B_MAX (coefficient values, in units of the current step)
+
+
+@dataclass
+class DQResult:
+    llr: np.ndarray  # (bh, bw) per-block log-likelihood ratio single vs double compressed (positive = single)
+    gain: float  # mean log-likelihood gain per block of the double-compression model over single compression
+    alpha: float  # estimated fraction of double-compressed blocks
+    q1: dict[str, int] = field(default_factory=dict)  # mode "r,c" -> estimated first step
+    q2: dict[str, int] = field(default_factory=dict)
+    mode_gain: dict[str, float] = field(default_factory=dict)
+    primary_quality: int | None = None
+
+
+def _hist(v: np.ndarray) -> np.ndarray:
+    b = np.clip(v, -B_MAX - 1, B_MAX + 1).astype(np.int64) + B_MAX + 1
+    return np.bincount(b.ravel(), minlength=2 * B_MAX + 3).astype(np.float64)
+
+
+def double_quantization(coef: np.ndarray, qt: np.ndarray, luma: np.ndarray, n_modes: int = 9) -> DQResult:
+    """Per-block evidence of aligned double compression, with first-step estimation per DCT mode.
+
+    The distribution of unquantized coefficients is estimated by calibration: the decoded luma cropped by 4 pixels
+    (off the grid) and transformed again. Under single compression the stored value b follows
+    round(u / Q2); under double compression it follows round(round(u / Q1) * Q1 / Q2), whose histogram has the
+    characteristic periodic gaps and peaks. Q1 is chosen per mode by maximum likelihood of a two-class mixture."""
+    bh, bw = coef.shape[:2]
+    u = dct_blocks(luma[4:-4, 4:-4] - 128.0).astype(np.float64) if min(bh, bw) > 2 else None
+    llr = np.zeros((bh, bw), dtype=np.float64)
+    res = DQResult(llr=llr, gain=0.0, alpha=0.0)
+    if u is None:
+        return res
+    total_gain = 0.0
+    alphas = []
+    for r, c in ZIGZAG_RC[:n_modes]:
+        q2 = float(qt[r, c])
+        obs = coef[:, :, r, c].astype(np.int64)
+        uc = u[:, :, r, c].ravel()
+        h_obs = _hist(obs)
+        inner = slice(1, 2 * B_MAX + 2)  # exclude the overflow bins
+        p_sq = _hist(np.rint(uc / q2)) + 0.5
+        p_sq /= p_sq.sum()
+        n = h_obs[inner].sum()
+        if n < 50:
+            continue
+        ll_sq = float((h_obs[inner] * np.log(p_sq[inner])).sum())
+        best = (ll_sq, q2, 0.0, p_sq)
+        for q1 in range(1, int(min(127, max(3 * q2, 24))) + 1):
+            if q1 == q2 or (q2 % q1 == 0):
+                continue  # indistinguishable from single compression
+            p_dq = _hist(np.rint(np.rint(uc / q1) * q1 / q2)) + 0.5
+            p_dq /= p_dq.sum()
+            a = 0.5
+            for _ in range(8):
+                mix = a * p_dq + (1 - a) * p_sq
+                resp = a * p_dq / mix
+                a = float(np.clip((h_obs[inner] * resp[inner]).sum() / n, 0.0, 1.0))
+            mix = a * p_dq + (1 - a) * p_sq
+            ll = float((h_obs[inner] * np.log(mix[inner])).sum())
+            if ll > best[0]:
+                best = (ll, float(q1), a, p_dq)
+        ll, q1b, a, p_dq = best
+        key = f"{r},{c}"
+        g = (ll - ll_sq) / max(1.0, float(bh * bw))
+        res.mode_gain[key] = round(g, 5)
+        res.q2[key] = int(q2)
+        if q1b == q2 or g < 0.002:
+            continue
+        res.q1[key] = int(q1b)
+        total_gain += g
+        alphas.append(a)
+        eps = 0.05
+        p_dq_f = (1 - eps) * p_dq + eps * p_sq
+        lr = np.log(p_sq) - np.log(p_dq_f)
+        lr[0] = lr[-1] = 0.0
+        b = np.clip(obs, -B_MAX - 1, B_MAX + 1) + B_MAX + 1
+        llr += np.clip(lr[b], -4.0, 4.0)
+    res.gain = total_gain
+    res.alpha = float(np.mean(alphas)) if alphas else 0.0
+    res.primary_quality = primary_quality(res.q1)
+    return res
+
+
+def primary_quality(q1: dict[str, int]) -> int | None:
+    """libjpeg quality whose standard table best matches the first-compression steps found per mode."""
+    if len(q1) < 2:
+        return None
+    best, best_err = None, np.inf
+    for q in range(1, 101):
+        t = libjpeg_table(STD_LUMA, q)
+        err = 0.0
+        for key, v in q1.items():
+            r, c = (int(s) for s in key.split(","))
+            err += abs(np.log(t[r, c]) - np.log(v))
+        if err < best_err - 1e-9:
+            best, best_err = q, err
+    if best is None or best_err / len(q1) > 0.25:
+        return None
+    return best
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# blocking grid
+
+
+@dataclass
+class GridResult:
+    phase: tuple[int, int]  # (row phase, col phase) of the dominant 8x8 grid
+    strength: float  # normalized dominant-peak strength (0 = no grid)
+    off_map: np.ndarray  # (bh, bw) local strength of a grid at a phase other than ``expected``
+    local_strength: np.ndarray  # (bh, bw) local strength of the expected grid
+
+
+def _blockiness(y: np.ndarray, axis: int) -> np.ndarray:
+    """Boundary discontinuity at every position (value at index j = boundary between j-1 and j), clipped."""
+    x = y if axis == 1 else y.T
+    d = np.abs(np.diff(x, axis=1))
+    d = np.minimum(d, 20.0)
+    out = np.zeros_like(x)
+    # boundary between j-1 and j is d[:, j-1]; neighbours d[:, j-2], d[:, j]
+    out[:, 2:-1] = d[:, 1:-1] - 0.5 * (d[:, :-2] + d[:, 2:])
+    return out if axis == 1 else out.T
+
+
+def grid_analysis(y: np.ndarray, expected: tuple[int, int] | None, win_blocks: int = 8) -> GridResult:
+    """Dominant blocking-grid phase of a luma plane and a local map of an off-grid (misaligned) blocking pattern."""
+    y = y.astype(np.float32)
+    bh, bw = y.shape[0] // 8, y.shape[1] // 8
+    h8, w8 = bh * 8, bw * 8
+    bx = _blockiness(y, 1)[:h8, :w8]
+    by = _blockiness(y, 0)[:h8, :w8]
+    scale = np.abs(np.diff(y[:h8, :w8], axis=1)).mean() + 0.5
+    # per block, per column phase (horizontal discontinuities) and per row phase (vertical)
+    px = bx.reshape(bh, 8, bw, 8).sum(axis=1)  # (bh, bw, 8) col phase
+    py = by.reshape(bh, 8, bw, 8).sum(axis=3)  # (bh, 8, bw) row phase
+    py = py.transpose(0, 2, 1)
+    gx = px.sum((0, 1))
+    gy = py.sum((0, 1))
+    n_lines = float(h8 * bw)
+    sx = (gx - np.median(gx)) / (n_lines * scale)
+    sy = (gy - np.median(gy)) / (n_lines * scale)
+    phase = (int(np.argmax(sy)), int(np.argmax(sx)))
+    strength = float(min(sx.max(), sy.max()))
+    exp = expected if expected is not None else phase
+    k = min(win_blocks, bh, bw)
+    wx = ndimage.uniform_filter(px, size=(k, k, 1), mode="nearest")
+    wy = ndimage.uniform_filter(py, size=(k, k, 1), mode="nearest")
+    wscale = (
+        ndimage.uniform_filter(
+            np.abs(np.diff(y[:h8, :w8], axis=1, append=0)).reshape(bh, 8, bw, 8).mean((1, 3)),
+            size=k,
+            mode="nearest",
+        )
+        + 0.5
+    )
+    wx = (wx - np.median(wx, axis=2, keepdims=True)) / (8.0 * wscale[..., None])
+    wy = (wy - np.median(wy, axis=2, keepdims=True)) / (8.0 * wscale[..., None])
+    local = np.minimum(wx[:, :, exp[1]], wy[:, :, exp[0]])
+    ox = wx.copy()
+    ox[:, :, exp[1]] = -np.inf
+    oy = wy.copy()
+    oy[:, :, exp[0]] = -np.inf
+    # a misaligned grid shows up in both directions unless one offset is zero (then that direction coincides)
+    bx_off, by_off = ox.max(axis=2), oy.max(axis=2)
+    off = np.maximum(np.minimum(bx_off, by_off), 0.5 * np.maximum(bx_off, by_off))
+    return GridResult(phase=phase, strength=strength, off_map=off, local_strength=local)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# JPEG ghosts
+
+
+def ghosts(y: np.ndarray, qualities: list[int], win_blocks: int = 3) -> tuple[np.ndarray, dict[int, float]]:
+    """Farid-style ghosts: per-block normalized recompression error across qualities; returns (deviation map
+    (bh, bw) in [0, 1], median normalized error per quality)."""
+    bh, bw = y.shape[0] // 8, y.shape[1] // 8
+    yy = y[: bh * 8, : bw * 8].astype(np.float32)
+    ds = []
+    for q in qualities:
+        r = recompress_luma(yy, quality_table(q))
+        d = ((yy - r) ** 2).reshape(bh, 8, bw, 8).mean((1, 3))
+        ds.append(ndimage.uniform_filter(d, size=win_blocks, mode="nearest"))
+    d = np.stack(ds)  # (nq, bh, bw)
+    lo, hi = d.min(0), d.max(0)
+    nrm = (d - lo) / (hi - lo + 1e-3)
+    med = np.median(nrm.reshape(len(qualities), -1), axis=1)
+    dev = np.abs(nrm - med[:, None, None]).max(0)
+    # flat blocks have no meaningful ghost
+    flat = hi < 0.5
+    dev[flat] = 0.0
+    return dev.astype(np.float32), {q: round(float(m), 4) for q, m in zip(qualities, med, strict=True)}

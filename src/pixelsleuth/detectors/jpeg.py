@@ -1,0 +1,275 @@
+"""JPEG-compression evidence: aligned double quantization, blocking-grid alignment and JPEG ghosts.
+
+* **aligned double quantization** (every profile): when a JPEG is decoded, edited and saved again on the same
+  8x8 grid, the DCT histograms of the untouched area carry the periodic fingerprint of the first quantization,
+  while content pasted from elsewhere does not. A per-block likelihood ratio (single vs. double compression, with
+  the first quantization step estimated per DCT mode by maximum likelihood) gives the map; the first steps give a
+  primary-quality estimate.
+* **grid alignment** (default/thorough; also for non-JPEG inputs): the 8x8 blocking pattern is measured from the
+  pixels; a dominant grid that is not the file's own grid means the picture was cropped after an earlier JPEG
+  compression, and a local grid at another phase flags a pasted, previously compressed region.
+* **JPEG ghosts** (default/thorough): the luma is recompressed at lower qualities; a region whose error curve
+  differs from the rest of the image stands out.
+
+The analysis runs in the file's stored orientation and maps are turned to display orientation at the end.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+from scipy import ndimage
+
+from pixelsleuth.detectors._jpeg_dq import double_quantization, ghosts, grid_analysis
+from pixelsleuth.detectors._jpeg_util import block_map_to_display, decode_luma, read_coefficients
+from pixelsleuth.detectors.base import Context, Detector, Evidence, Family, Finding, Severity, Supports
+from pixelsleuth.detectors.registry import register
+from pixelsleuth.io.image import ImageData
+
+MIN_BLOCKS = 8  # per side
+
+# calibration constants (benchmarks/manip_noise_jpeg_eval.py on the calibration split, see docs/bench/noise_jpeg.md)
+DQ_GAIN_MIN = 0.15  # mean log-likelihood gain per block to call the image double compressed
+GRID_NA_MIN = 0.12  # normalized strength of a non-(0,0) dominant grid to call it non-aligned recompression
+GRID_LOCAL_T0, GRID_LOCAL_T1 = 0.40, 0.65  # local off-grid strength -> map ramp (authentic p99 ~0.22)
+GHOST_T0, GHOST_T1 = 0.60, 0.95  # ghost deviation -> map ramp (authentic p99 ~0.52)
+# logistic model of the double-quantization region (log area, median 3x3-summed LLR inside / 50, concentration)
+DQ_W, DQ_B = (1.7009, 2.5601, 1.1234), 2.2272
+
+
+def _ramp(x: np.ndarray, t0: float, t1: float) -> np.ndarray:
+    return np.clip((x - t0) / (t1 - t0), 0.0, 1.0)
+
+
+def _largest_component(mask: np.ndarray) -> tuple[np.ndarray, int]:
+    lab, n = ndimage.label(mask, structure=np.ones((3, 3)))
+    if n == 0:
+        return np.zeros_like(mask), 0
+    sizes = ndimage.sum(mask, lab, index=np.arange(1, n + 1))
+    k = int(np.argmax(sizes)) + 1
+    return lab == k, n
+
+
+def _region_score(m: np.ndarray, min_area: float = 0.004, max_area: float = 0.6) -> tuple[float, float]:
+    """Score of the strongest compact region of a [0,1] block map: (score in [0,1], area fraction)."""
+    comp, _ = _largest_component(m > 0.5)
+    area = float(comp.mean())
+    if area < min_area or area > max_area:
+        return 0.0, area
+    inside = float(m[comp].mean())
+    outside = float(np.mean(m[~comp])) if (~comp).any() else 1.0
+    return float(np.clip(inside - outside, 0.0, 1.0)), area
+
+
+def _dq_score(m: np.ndarray, llr: np.ndarray) -> tuple[float, float]:
+    """Calibrated score that a compact region is single-compressed inside a double-compressed image."""
+    flagged = m > 0.5
+    comp, _ = _largest_component(flagged)
+    area = float(comp.mean())
+    if area == 0.0:
+        return 0.0, 0.0
+    llr_in = float(np.clip(np.median(llr[comp]), -100, 300)) / 50.0
+    conc = float(comp.sum() / flagged.sum())
+    z = DQ_B + DQ_W[0] * np.log(area + 1e-3) + DQ_W[1] * llr_in + DQ_W[2] * conc
+    return float(1.0 / (1.0 + np.exp(-z))), area
+
+
+@register
+class JpegDetector(Detector):
+    name: ClassVar[str] = "jpeg"
+    version: ClassVar[str] = "1.0"
+    family: ClassVar[Family] = Family.MANIPULATION
+    requires: ClassVar[frozenset[str]] = frozenset({"rgb"})  # coefficients are read from the bytes if needed
+    profiles: ClassVar[frozenset[str]] = frozenset({"fast", "default", "thorough"})
+    description: ClassVar[str] = (
+        "JPEG compression history: double quantization, misaligned 8x8 grids and JPEG ghosts."
+    )
+
+    def analyze(self, image: ImageData, context: Context) -> Evidence:
+        profile = context.profile
+        h, w = image.shape
+        if min(h, w) < 8 * MIN_BLOCKS:
+            return self.evidence(
+                skipped=f"image too small for JPEG analysis (needs at least {8 * MIN_BLOCKS} px a side)",
+                findings=[
+                    Finding("The image is too small for JPEG-history analysis.", code="jpeg.too_small")
+                ],
+            )
+        lc = read_coefficients(image)
+        if lc is None:
+            return self._non_jpeg(image, profile)
+        findings: list[Finding] = []
+        extra: dict[str, Any] = {"profile": profile}
+        stored_shape = (w, h) if image.orientation in (5, 6, 7, 8) else (h, w)
+        q2 = lc.quality
+        if q2 is not None:
+            extra["quality"] = round(float(q2), 1)
+            findings.append(
+                Finding(
+                    f"The file is a JPEG saved at quality about {q2:.0f} (libjpeg scale).",
+                    code="jpeg.quality",
+                    data={"quality": round(float(q2), 1)},
+                )
+            )
+        y = decode_luma(lc.coef, lc.qt)
+        bh, bw = lc.coef.shape[:2]
+        n_modes = 14 if profile == "thorough" else 9
+        dq = double_quantization(lc.coef, lc.qt, y, n_modes=n_modes)
+        is_dq = dq.gain >= DQ_GAIN_MIN
+        extra["double_quantization"] = {
+            "gain": round(dq.gain, 4),
+            "alpha": round(dq.alpha, 3),
+            "first_steps": dq.q1,
+            "current_steps": dq.q2,
+            "primary_quality": dq.primary_quality,
+            "detected": bool(is_dq),
+        }
+        maps: list[np.ndarray] = []
+        scores: dict[str, float] = {}
+        rel_block = np.full((bh, bw), 0.5, dtype=np.float32)
+        if is_dq:
+            llr = ndimage.uniform_filter(dq.llr, size=3, mode="nearest") * 9.0
+            dq_map = 1.0 / (1.0 + np.exp(-np.clip(llr - 2.0, -30, 30)))
+            # blocks whose coefficients are almost all zero carry no information
+            energy = (np.abs(lc.coef[:, :, :3, :3]).sum((2, 3)) - np.abs(lc.coef[:, :, 0, 0])) > 2
+            info = ndimage.uniform_filter(energy.astype(np.float32), size=3, mode="nearest")
+            dq_map = dq_map * np.clip(info * 2.0, 0, 1)
+            rel_block = np.clip(0.3 + info, 0, 1).astype(np.float32)
+            maps.append(dq_map)
+            s, area = _dq_score(dq_map, llr)
+            scores["double_quantization"] = s
+            extra["double_quantization"]["single_compressed_area"] = round(area, 4)
+            pq = dq.primary_quality
+            findings.append(
+                Finding(
+                    "The image was JPEG-compressed at least twice on the same grid"
+                    + (f"; the earlier compression was at quality about {pq}." if pq else "."),
+                    severity=Severity.INFO,
+                    code="jpeg.double_compressed",
+                    data={"primary_quality": pq, "gain": round(dq.gain, 4)},
+                )
+            )
+        if profile != "fast":
+            grid = grid_analysis(y, expected=(0, 0))
+            na = grid.phase != (0, 0) and grid.strength >= GRID_NA_MIN
+            extra["grid"] = {
+                "phase": list(grid.phase),
+                "strength": round(grid.strength, 4),
+                "non_aligned_recompression": bool(na),
+            }
+            if na:
+                findings.append(
+                    Finding(
+                        f"A JPEG blocking grid shifted by {grid.phase[1]} px horizontally and {grid.phase[0]} px "
+                        "vertically is visible: the picture was cropped or shifted after an earlier compression.",
+                        severity=Severity.WEAK,
+                        supports=Supports.MANIPULATED,
+                        code="jpeg.misaligned_grid",
+                        data={"phase": list(grid.phase), "strength": round(grid.strength, 4)},
+                    )
+                )
+            gmap = _ramp(grid.off_map, GRID_LOCAL_T0, GRID_LOCAL_T1)
+            if not na:
+                maps.append(gmap)
+                scores["grid"] = _region_score(gmap, min_area=0.01, max_area=0.5)[0] * 0.8
+            if q2 is not None and q2 > 50:
+                step = 3 if profile == "thorough" else 5
+                lo = 35 if profile == "thorough" else max(40, int(q2) - 35)
+                qs = [q for q in range(lo, int(q2) - 2, step)][-8:]
+                if len(qs) >= 3:
+                    dev, med = ghosts(y, qs)
+                    gh = _ramp(dev, GHOST_T0, GHOST_T1)
+                    maps.append(0.8 * gh)
+                    scores["ghost"] = _region_score(gh, min_area=0.01, max_area=0.5)[0] * 0.6
+                    extra["ghost"] = {"qualities": qs, "median_error": {str(k): v for k, v in med.items()}}
+        if maps:
+            raw = np.maximum.reduce([m[:bh, :bw] for m in maps]).astype(np.float32)
+        else:
+            raw = np.zeros((bh, bw), dtype=np.float32)
+        score = float(max(scores.values())) if scores else 0.0
+        extra["sub_scores"] = {k: round(v, 4) for k, v in scores.items()}
+        gate = float(np.clip((score - 0.25) / 0.25, 0.0, 1.0))
+        extra["map_gate"] = round(gate, 4)
+        m = block_map_to_display(raw * gate, image, stored_shape)
+        rel = block_map_to_display(rel_block, image, stored_shape)
+        if not is_dq:
+            findings.append(
+                Finding(
+                    "No sign of an earlier JPEG compression on the same grid, so the double-compression test cannot "
+                    "localize edits in this image.",
+                    code="jpeg.single_compressed",
+                )
+            )
+        if score >= 0.5:
+            best = max(scores, key=lambda k: scores[k])
+            what = {
+                "double_quantization": "lacks the double-compression traces found in the rest of the image",
+                "grid": "carries a JPEG blocking grid misaligned with the rest of the image",
+                "ghost": "responds to recompression differently from the rest of the image",
+            }[best]
+            findings.append(
+                Finding(
+                    f"A region {what}, as expected when content is pasted in before the last save.",
+                    severity=Severity.STRONG if score >= 0.8 else Severity.MODERATE,
+                    supports=Supports.MANIPULATED,
+                    code=f"jpeg.local_{best}",
+                    data={"cue": best, "score": round(score, 4)},
+                )
+            )
+        return self.evidence(score=score, map=m, reliability=rel, findings=findings, extra=extra)
+
+    def _non_jpeg(self, image: ImageData, profile: str) -> Evidence:
+        """Never-compressed container: look for a blocking grid left by an earlier JPEG compression."""
+        h, w = image.shape
+        if profile == "fast":
+            return self.evidence(
+                score=None,
+                skipped=None,
+                findings=[
+                    Finding(
+                        "Not a JPEG file; JPEG-history analysis was not run in the fast profile.",
+                        code="jpeg.not_jpeg",
+                    )
+                ],
+                extra={"jpeg": False},
+            )
+        y = np.asarray(image.gray, dtype=np.float32)
+        grid = grid_analysis(y, expected=None)
+        prev = grid.strength >= GRID_NA_MIN
+        extra: dict[str, Any] = {
+            "jpeg": False,
+            "grid": {
+                "phase": list(grid.phase),
+                "strength": round(grid.strength, 4),
+                "previously_jpeg": bool(prev),
+            },
+        }
+        findings = []
+        if prev:
+            findings.append(
+                Finding(
+                    f"Although stored as {image.format}, the image shows an 8x8 JPEG blocking grid (offset "
+                    f"{grid.phase[1]}, {grid.phase[0]}): it was JPEG-compressed before.",
+                    code="jpeg.previously_compressed",
+                    data={"phase": list(grid.phase), "strength": round(grid.strength, 4)},
+                )
+            )
+            gmap = _ramp(grid.off_map, GRID_LOCAL_T0, GRID_LOCAL_T1)
+            score = _region_score(gmap, min_area=0.01, max_area=0.5)[0] * 0.8
+        else:
+            findings.append(
+                Finding(
+                    f"Not a JPEG and no trace of earlier JPEG compression; JPEG evidence is not available for this "
+                    f"{image.format} image.",
+                    code="jpeg.never_compressed",
+                )
+            )
+            gmap = np.zeros_like(grid.off_map)
+            score = 0.0
+        gate = float(np.clip((score - 0.25) / 0.25, 0.0, 1.0))
+        m = np.repeat(np.repeat((gmap * gate).astype(np.float32), 8, 0), 8, 1)
+        m = np.pad(m, ((0, max(0, h - m.shape[0])), (0, max(0, w - m.shape[1]))), mode="edge")[:h, :w]
+        rel = np.full((h, w), 0.6 if prev else 0.1, dtype=np.float32)
+        extra["map_gate"] = round(gate, 4)
+        return self.evidence(score=score, map=m, reliability=rel, findings=findings, extra=extra)
