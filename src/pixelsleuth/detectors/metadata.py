@@ -29,7 +29,7 @@ from pixelsleuth.io.loader import apply_orientation
 
 # name pattern -> display name. Matched case-insensitively against Software/CreatorTool/history/comments.
 GENERATORS: list[tuple[str, str]] = [
-    (r"dall[\s\-·.]*e", "DALL-E"),
+    (r"\bdall[\W_]{0,2}e\b", "DALL-E"),
     (r"midjourney", "Midjourney"),
     (r"stable[\s\-_]*diffusion|\bsdxl\b|automatic1111|stability\s*ai|dreamstudio", "Stable Diffusion"),
     (r"comfyui", "ComfyUI"),
@@ -195,7 +195,18 @@ def compare_thumbnail(
         corr = float((a_n * b_n).mean())
         if best is None or corr > best["corr"]:
             cells = np.abs(a_n - b_n).reshape(8, size // 8, 8, size // 8).mean(axis=(1, 3))
-            best = {"corr": corr, "orientation_tried": o, "cells": cells, "aspect_thumb": asp_t}
+            hot = cells > max(1.0, 4.0 * float(np.median(cells)))
+            grown = cv2.dilate(hot.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+            keep = ~np.kron(grown, np.ones((size // 8, size // 8), bool))
+            corr_rest = float(np.corrcoef(a[keep], b[keep])[0, 1]) if keep.sum() > 16 else corr
+            best = {
+                "corr": corr,
+                "corr_outside_hot": corr_rest if np.isfinite(corr_rest) else corr,
+                "hot_fraction": float(hot.mean()),
+                "orientation_tried": o,
+                "cells": cells,
+                "aspect_thumb": asp_t,
+            }
         if corr > 0.97:
             break
     return best
@@ -507,6 +518,7 @@ class MetadataDetector(Detector):
                 cell_max = float(cells.max())
                 data = {
                     "correlation": round(corr, 3),
+                    "correlation_outside_differing_cells": round(cmp["corr_outside_hot"], 3),
                     "max_cell_difference": round(cell_max, 3),
                     "orientation_tried": cmp["orientation_tried"],
                 }
@@ -519,7 +531,12 @@ class MetadataDetector(Detector):
                         "thumbnail_mismatch",
                         **data,
                     )
-                elif corr > 0.8 and cell_max > 1.3 and cell_max > 5 * float(np.median(cells)):
+                elif (
+                    cmp["corr_outside_hot"] > 0.9
+                    and 0.0 < cmp["hot_fraction"] <= 0.25
+                    and cell_max > 1.3
+                    and cell_max > 5 * float(np.median(cells))
+                ):
                     add(
                         "The EXIF thumbnail matches the main image except in one area, which suggests a local "
                         "edit after the thumbnail was written.",

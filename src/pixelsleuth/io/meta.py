@@ -270,6 +270,12 @@ def _jsonable(v: Any) -> Any:
     if isinstance(v, bytes | bytearray):
         b = bytes(v)
         s = b.rstrip(b"\x00")
+        try:
+            u = s.decode("utf-8")
+            if u and u.isprintable() and len(u) <= 4096:
+                return u
+        except UnicodeDecodeError:
+            pass
         if s and all(32 <= c < 127 or c in (9, 10, 13) for c in s[:_BYTES_LIMIT]) and len(s) <= 4096:
             return s.decode("ascii")
         if len(b) <= 64:
