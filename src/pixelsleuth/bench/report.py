@@ -291,6 +291,20 @@ def write_report(result: BenchResult, out: str | Path) -> list[Path]:
                 {k: (_fmt(r.get(k), 4) if isinstance(r.get(k), float) else r.get(k)) for k in SUMMARY_FIELDS}
             )
     paths.append(p)
+    bt = [r for r in summary_rows(result, by_type=True) if r.get("type")]
+    if bt:
+        p = o / "summary_by_type.csv"
+        with open(p, "w", newline="", encoding="utf-8") as fh:
+            wr = csv.DictWriter(fh, fieldnames=["type", *SUMMARY_FIELDS])
+            wr.writeheader()
+            for r in bt:
+                wr.writerow(
+                    {
+                        k: (_fmt(r.get(k), 4) if isinstance(r.get(k), float) else r.get(k))
+                        for k in ["type", *SUMMARY_FIELDS]
+                    }
+                )
+        paths.append(p)
     p = o / "summary.md"
     p.write_text(markdown_report(result), encoding="utf-8")
     paths.append(p)
