@@ -149,6 +149,8 @@ class ThirdPartyWatermarkDetector(Detector):
                     code="watermark_thirdparty.none",
                 )
             )
-        score = 0.97 if any(m.payload.ai_generator for m in matches) else None
+        # findings only: the score stays None so fusion does not double-count marks that the sd_watermark
+        # detector already scores
+        score = None
         extra = {"matches": [m.to_dict() for m in matches], "skipped": skipped, "methods": list(methods)}
         return self.evidence(score=score, findings=findings, extra=extra)

@@ -1,0 +1,151 @@
+"""Our keyed watermark: imperceptibility, payload, zero-bit statistics, robustness, localization."""
+
+from __future__ import annotations
+
+import io
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+
+from pixelsleuth.errors import WatermarkError
+from pixelsleuth.watermark import ours
+
+from _wm_images import photo  # tests/ is on sys.path (conftest.py)
+
+KEY = "unit-test-key"
+PAYLOAD = 0xC0FFEE42
+
+
+def _psnr(a: np.ndarray, b: np.ndarray) -> float:
+    return 10 * np.log10(255**2 / np.mean((a.astype(np.float64) - b) ** 2))
+
+
+def _jpeg(a: np.ndarray, q: int) -> np.ndarray:
+    buf = io.BytesIO()
+    Image.fromarray(a).save(buf, "JPEG", quality=q)
+    return np.array(Image.open(buf).convert("RGB"))
+
+
+@pytest.fixture(scope="module")
+def img() -> np.ndarray:
+    return photo(384, 512, seed=1)
+
+
+@pytest.fixture(scope="module")
+def marked(img: np.ndarray) -> np.ndarray:
+    return ours.embed(img, KEY, PAYLOAD)
+
+
+def test_crc_and_conv_code_roundtrip() -> None:
+    rng = np.random.default_rng(0)
+    bits = rng.integers(0, 2, 48).astype(np.uint8)
+    coded = ours.conv_encode(bits)
+    assert len(coded) == ours.N_CODED
+    soft = 1.0 - 2.0 * coded.astype(float)
+    # flip a few coded symbols: the code must correct them
+    soft[[3, 40, 77, 120]] *= -1
+    assert np.array_equal(ours.viterbi_decode(soft, 48), bits)
+    b = ours.payload_to_bits(PAYLOAD)
+    assert ours.bits_to_payload(b) == PAYLOAD
+    assert not np.array_equal(ours.crc16(b), ours.crc16(b ^ np.eye(32, dtype=np.uint8)[5]))
+
+
+def test_bad_inputs() -> None:
+    with pytest.raises(WatermarkError):
+        ours.embed(np.zeros((32, 32, 3), np.uint8), KEY, 1)
+    with pytest.raises(WatermarkError):
+        ours.embed(photo(128, 128), KEY, 2**32)
+    with pytest.raises(WatermarkError):
+        ours.embed(photo(128, 128), "", 1)
+    with pytest.raises(WatermarkError):
+        ours.detect(np.zeros((10, 10), np.uint8), KEY)
+
+
+def test_imperceptible_and_strength(img: np.ndarray, marked: np.ndarray) -> None:
+    assert marked.shape == img.shape and marked.dtype == np.uint8
+    assert _psnr(img, marked) >= 40.0
+    weaker = ours.embed(img, KEY, PAYLOAD, strength=0.5)
+    assert _psnr(img, weaker) > _psnr(img, marked) + 4
+    # luma only: chroma differences are rounding-level
+    d = marked.astype(float) - img
+    assert np.abs(d[..., 0] - d[..., 2]).mean() < 0.6
+
+
+def test_detects_and_decodes(marked: np.ndarray) -> None:
+    r = ours.detect(marked, KEY)
+    assert r.detected and r.payload_valid and r.payload == PAYLOAD
+    assert r.p_value < 1e-12
+    assert r.map is not None and r.map.shape == marked.shape[:2] and r.map.dtype == np.float32
+
+
+def test_unmarked_and_wrong_key_are_not_detected(img: np.ndarray, marked: np.ndarray) -> None:
+    for im, key in ((img, KEY), (marked, "another key")):
+        r = ours.detect(im, key)
+        assert not r.detected
+        assert r.payload is None
+        assert r.p_value > 1e-3
+        assert r.map is None
+
+
+def test_null_z_scores_stay_below_threshold() -> None:
+    # the Hoeffding bound says P(z >= t) <= exp(-t^2/2) per test; over random keys on unmarked images the
+    # best z (after the whole search) must stay far below the z at which p reaches 1e-6
+    zs = [ours.detect(photo(256, 320, seed=s), f"k{s}", want_map=False).z for s in range(4)]
+    n = ours.detect(photo(256, 320, seed=9), "x", want_map=False).n_tests
+    z_thr = np.sqrt(2 * np.log(n / 1e-6))
+    assert max(zs) < z_thr - 1.0
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["jpeg50", "resize0.5", "crop50", "rotate5", "hflip", "gamma", "blur", "noise", "resize1.5"],
+)
+def test_robustness(marked: np.ndarray, name: str) -> None:
+    h, w = marked.shape[:2]
+    if name == "jpeg50":
+        x = _jpeg(marked, 50)
+    elif name == "resize0.5":
+        x = cv2.resize(marked, (w // 2, h // 2), interpolation=cv2.INTER_AREA)
+    elif name == "resize1.5":
+        x = cv2.resize(marked, (w * 3 // 2, h * 3 // 2), interpolation=cv2.INTER_CUBIC)
+    elif name == "crop50":
+        x = marked[37 : 37 + int(h * 0.707), 91 : 91 + int(w * 0.707)]
+    elif name == "rotate5":
+        x = cv2.warpAffine(marked, cv2.getRotationMatrix2D((w / 2, h / 2), 5, 1.0), (w, h))
+    elif name == "hflip":
+        x = marked[:, ::-1].copy()
+    elif name == "gamma":
+        x = (255 * (marked / 255.0) ** 0.7).astype(np.uint8)
+    elif name == "blur":
+        x = cv2.GaussianBlur(marked, (0, 0), 1.0)
+    else:
+        x = np.clip(marked + np.random.default_rng(0).normal(0, 5, marked.shape), 0, 255).astype(np.uint8)
+    r = ours.detect(x, KEY, want_map=False)
+    assert r.detected, (name, r.z)
+    assert r.payload == PAYLOAD, (name, r.z)
+
+
+def test_localization_finds_replaced_region(img: np.ndarray, marked: np.ndarray) -> None:
+    h, w = marked.shape[:2]
+    donor = photo(h, w, seed=77)
+    x = marked.copy()
+    y0, x0, rh, rw = 100, 150, 160, 200  # ~16% of the area
+    x[y0 : y0 + rh, x0 : x0 + rw] = donor[y0 : y0 + rh, x0 : x0 + rw]
+    x = _jpeg(x, 90)
+    r = ours.detect(x, KEY)
+    assert r.detected and r.map is not None
+    gt = np.zeros((h, w), bool)
+    gt[y0 : y0 + rh, x0 : x0 + rw] = True
+    pred = r.map > 0.5
+    f1 = 2 * np.sum(pred & gt) / (pred.sum() + gt.sum())
+    assert f1 > 0.6, f1
+    assert r.map[gt].mean() > r.map[~gt].mean() + 0.4
+
+
+def test_key_layout_is_deterministic_and_key_dependent() -> None:
+    a, b = ours.mark_tile("k", 1), ours.mark_tile("k", 1)
+    c = ours.mark_tile("k2", 1)
+    assert np.array_equal(a, b)
+    assert abs(float(np.corrcoef(a.ravel(), c.ravel())[0, 1])) < 0.1
