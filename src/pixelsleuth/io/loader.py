@@ -459,8 +459,11 @@ def load_image(src: str | os.PathLike[str] | bytes, limits: IntakeLimits | None 
         raise UnsupportedFormatError(
             f"{name}: not a recognised image format (supported: {', '.join(SUPPORTED_FORMATS)})"
         )
-    if fmt in ("HEIF",) and pillow_heif is None:
-        raise UnsupportedFormatError(f"{name}: HEIF/HEIC needs the pillow-heif package")
+    Image.init()
+    allowed = [f for f in _PIL_FORMATS[fmt] if f in Image.OPEN]
+    if not allowed:
+        hint = " (install pillow-heif)" if fmt in ("HEIF", "AVIF") else ""
+        raise UnsupportedFormatError(f"{name}: no decoder for {fmt} is available here{hint}")
     if ImageFile.LOAD_TRUNCATED_IMAGES:  # someone flipped the global; refuse to silently accept broken files
         raise RuntimeError("PIL.ImageFile.LOAD_TRUNCATED_IMAGES must be False for pixelsleuth intake")
 
@@ -474,7 +477,7 @@ def load_image(src: str | os.PathLike[str] | bytes, limits: IntakeLimits | None 
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            im = Image.open(io.BytesIO(data), formats=_PIL_FORMATS[fmt])
+            im = Image.open(io.BytesIO(data), formats=allowed)
             w, h = im.size
             _check_pixels(w, h, limits, name)
             tiff_parsed = None
