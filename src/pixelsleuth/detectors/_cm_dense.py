@@ -34,9 +34,10 @@ def verify_affine(
     win: int = 7,
     tau: float = 0.8,
     min_std: float = 1.5,
-) -> tuple[np.ndarray, np.ndarray, float]:
+) -> tuple[np.ndarray, np.ndarray, float, float]:
     """Warp the image by the candidate map both ways, correlate locally, and return
-    (target mask, source mask, mean correlation inside the regions) at working scale.
+    (target mask, source mask, mean correlation inside the regions, fraction of textured region pixels whose
+    correlation exceeds 0.95) at working scale.
 
     Only connected components that contain (or touch) a seed point are kept, so unrelated look-alike areas that
     happen to correlate under the same map are not marked.
@@ -78,7 +79,8 @@ def verify_affine(
         corr_vals.append(corr[m & (sd > min_std)])
     vals = np.concatenate(corr_vals) if corr_vals else np.zeros(0)
     mean_corr = float(vals.mean()) if len(vals) else 0.0
-    return masks[0], masks[1], mean_corr
+    frac_high = float((vals > 0.95).mean()) if len(vals) else 0.0
+    return masks[0], masks[1], mean_corr, frac_high
 
 
 def residual_correlation(gray: np.ndarray, A: np.ndarray, target: np.ndarray) -> float:
@@ -186,7 +188,6 @@ def block_translation_candidates(
     neg = (offs[:, 0] < 0) | ((offs[:, 0] == 0) & (offs[:, 1] < 0))
     offs[neg] *= -1
     s_pts = np.where(neg[:, None], p[dst_i], p[src_i])
-    d_pts = np.where(neg[:, None], p[src_i], p[dst_i])
     q = np.round(offs / stride).astype(np.int64)
     keys, inv, counts = np.unique(q, axis=0, return_inverse=True, return_counts=True)
     inv = inv.ravel()

@@ -24,8 +24,8 @@ from pixelsleuth.io.image import ImageData
 _CROSS = np.array([[0, 0.25, 0], [0.25, 0, 0.25], [0, 0.25, 0]], np.float32)
 # image-wide median |log variance ratio| below which the trace is considered absent
 _MIN_GLOBAL = 0.12
-_MIN_CONSISTENT = 0.75  # and at least this fraction of textured blocks must agree on the lattice
-_SCORE_W = (16.0, -2.2)  # logistic on the largest connected fraction of inconsistent blocks
+_MIN_CONSISTENT = 0.6  # and at least this fraction of textured blocks must agree on the lattice
+_SCORE_W = (30.0, -2.2)  # logistic on the largest connected fraction of inconsistent blocks
 
 
 def lattice_log_ratio(green: np.ndarray, block: int) -> tuple[np.ndarray, np.ndarray]:
@@ -34,7 +34,12 @@ def lattice_log_ratio(green: np.ndarray, block: int) -> tuple[np.ndarray, np.nda
     Lattice A = pixels with (x + y) even. Returns arrays of shape (H // block, W // block).
     """
     g = green.astype(np.float32)
-    e = g - cv2.filter2D(g, cv2.CV_32F, _CROSS, borderType=cv2.BORDER_REFLECT)
+    e = g - cv2.filter2D(g, cv2.CV_32F, _CROSS, borderType=cv2.BORDER_REFLECT_101)
+    # image borders often carry processing artefacts; leave a 2-pixel frame out of both lattices
+    e[:2] = 0
+    e[-2:] = 0
+    e[:, :2] = 0
+    e[:, -2:] = 0
     h, w = g.shape
     nb_y, nb_x = h // block, w // block
     e = e[: nb_y * block, : nb_x * block]
@@ -87,12 +92,13 @@ class CFADetector(Detector):
         aligned = ratio * sign  # positive: consistent with the image's dominant lattice
         # consistency of the trace: a block is inconsistent when its aligned ratio is less than a third of the
         # image's typical strength
-        inconsistent = (aligned < strength / 3.0) & textured
-        frac_cons = float((aligned[textured] > strength / 3.0).mean()) if textured.any() else 0.0
+        thr = min(strength / 3.0, 0.3)
+        inconsistent = (aligned < thr) & textured
+        frac_cons = float((aligned[textured] > thr).mean()) if textured.any() else 0.0
         findings: list[Finding] = []
         nb_y, nb_x = ratio.shape
         # block map -> pixel map
-        val = np.clip((strength - aligned) / max(strength, 1e-6), 0, 1) * textured
+        val = np.clip(1.0 - aligned / max(2.0 * thr, 1e-6), 0, 1) * textured
         m_small = cv2.resize(
             val.astype(np.float32), (nb_x * block, nb_y * block), interpolation=cv2.INTER_NEAREST
         )
@@ -122,10 +128,10 @@ class CFADetector(Detector):
             )
         comp = _largest_component_fraction(inconsistent)
         # the larger the image-wide trace, the more a hole in it means
-        z = _SCORE_W[0] * comp * min(1.0, strength / 0.4) + _SCORE_W[1]
+        z = _SCORE_W[0] * comp * min(1.0, strength / 0.25) + _SCORE_W[1]
         score = 1.0 / (1.0 + math.exp(-z))
         extra["largest_inconsistent_fraction"] = round(comp, 4)
-        rel_scale = float(min(1.0, strength / 0.4))
+        rel_scale = float(min(1.0, strength / 0.25))
         if score >= 0.5:
             findings.append(
                 Finding(

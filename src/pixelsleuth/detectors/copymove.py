@@ -45,10 +45,11 @@ from pixelsleuth.detectors.registry import register
 from pixelsleuth.io.image import ImageData
 
 # Logistic calibration of a candidate's probability: z = sum(w_i * f_i) + b, with
-# f = (log10 verified area in per-mille of the image, log10 supporting matches, mean correlation - 0.9).
+# f = (log10 verified area in per-mille of the image, log10 supporting matches, mean local correlation - 0.9,
+# pooled high-pass residual correlation, fraction of near-identical (corr > 0.95) region pixels).
 # Fitted with benchmarks/manip_copymove_calibrate.py on the synthetic training split.
-_CAL_W = (2.2, 1.2, 12.0)
-_CAL_B = -2.6
+_CAL_W = (1.254, 1.03, 15.636, -4.707, 0.0)
+_CAL_B = -0.033
 
 _PROFILE_SETTINGS: dict[str, dict[str, Any]] = {
     "fast": {"max_pixels": 0.35e6, "blocks": False, "flip": False, "max_kp": 2500},
@@ -61,17 +62,21 @@ def _sigmoid(z: float) -> float:
     return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
 
 
-def candidate_features(area_frac: float, n_support: int, mean_corr: float) -> tuple[float, float, float]:
-    """The three calibration features of a verified candidate."""
+def candidate_features(
+    area_frac: float, n_support: int, mean_corr: float, rcorr: float, frac_high: float
+) -> tuple[float, ...]:
+    """The calibration features of a verified candidate."""
     return (
         math.log10(max(area_frac * 1000.0, 1e-3)),
         math.log10(max(n_support, 1)),
         float(mean_corr) - 0.9,
+        float(rcorr),
+        float(frac_high),
     )
 
 
 def candidate_probability(
-    feats: tuple[float, float, float], w: tuple[float, ...] = _CAL_W, b: float = _CAL_B
+    feats: tuple[float, ...], w: tuple[float, ...] = _CAL_W, b: float = _CAL_B
 ) -> float:
     return _sigmoid(sum(wi * fi for wi, fi in zip(w, feats, strict=True)) + b)
 
@@ -189,7 +194,7 @@ class CopyMoveDetector(Detector):
         for c in candidates:
             if c.origin == "keypoints":
                 c.A = refine_ecc(work, c.A, c.src_pts)
-            tgt, src_m, mean_corr = verify_affine(
+            tgt, src_m, mean_corr, frac_high = verify_affine(
                 work, c.A, c.src_pts, c.dst_pts, min_shift=min_shift, tau=tau
             )
             union = tgt | src_m
@@ -197,8 +202,7 @@ class CopyMoveDetector(Detector):
             if area <= 0:
                 continue
             rcorr = residual_correlation(work, c.A, tgt)
-            feats = candidate_features(area, len(c.src_pts), mean_corr)
-            c.extra["rcorr"] = rcorr
+            feats = candidate_features(area, len(c.src_pts), mean_corr, rcorr, frac_high)
             p = candidate_probability(feats)
             np.maximum(map_work, union.astype(np.float32) * p, out=map_work)
             centre_s = c.src_pts.mean(axis=0)
@@ -227,7 +231,8 @@ class CopyMoveDetector(Detector):
                     "transform": {k: (round(v, 3) if isinstance(v, float) else v) for k, v in tr.items()},
                     "affine": [[round(float(x), 5) for x in row] for row in c.A],
                     "residual_correlation": round(rcorr, 4),
-                    "_feats": (*feats, rcorr),
+                    "near_identical_fraction": round(frac_high, 4),
+                    "_feats": feats,
                 }
             )
         verified.sort(key=lambda d: -d["probability"])

@@ -1,10 +1,11 @@
 """Resampling detector: finds regions that were resized or rotated (interpolated) before being placed.
 
 Interpolation makes each pixel a fixed linear combination of its neighbours at positions that repeat
-periodically, so the residual of a linear predictor becomes periodically small. Following the fast variant of the
-classical approach, a fixed 3x3 predictor residual is turned into a p-map (probability that a pixel is predictable),
-and each block's p-map spectrum is searched for isolated peaks. Peaks at multiples of 1/8 (JPEG block grid) are
-ignored. Blocks whose peak strength stands out from the image's own typical level are flagged.
+periodically, so the residual of a linear predictor becomes periodic. The magnitude of a fixed 3x3 predictor
+residual (normalised by its local mean) is analysed per overlapping block: each block's log spectrum is compared
+with the image's median spectrum. A region that was resized or rotated gains periodic peaks the rest lacks, or
+loses the periodic signature the rest carries (camera processing, JPEG grid), so its spectrum correlates poorly
+with the image's. Connected groups of such blocks are flagged.
 """
 
 from __future__ import annotations
@@ -21,47 +22,46 @@ from pixelsleuth.io.image import ImageData
 
 _PRED = np.array([[-0.25, 0.5, -0.25], [0.5, 0.0, 0.5], [-0.25, 0.5, -0.25]], np.float32)
 
-# Calibration (benchmarks/manip_copymove_resampling.py on untouched camera crops): a block is "peaky" when its
-# log10 peak-to-median ratio exceeds the image median by _DELTA and its absolute value exceeds _ABS.
-_DELTA = 0.35
-_ABS = 1.05
-_SCORE_W = (14.0, -1.6)  # logistic on the largest connected fraction of peaky blocks
+# Calibration (benchmarks/manip_copymove_resampling_cfa.py, train split): a block is flagged when its spectral
+# anomaly, averaged over its 3x3 block neighbourhood, is more than _Z robust standard deviations above the
+# image's median.
+_Z = 1.0
+_SCORE_W = (50.0, -2.0)  # logistic on the largest connected fraction of flagged blocks
+_GLOBAL_PEAK = 6.0  # median (over blocks) of the strongest spectral peak / median level
 
 
-def pmap(gray: np.ndarray, sigma: float = 1.0) -> np.ndarray:
-    """Predictability map in (0, 1]: exp(-e^2 / sigma) of the fixed linear predictor residual (scaled)."""
+def residual_magnitude(gray: np.ndarray) -> np.ndarray:
+    """Magnitude of the fixed linear-predictor residual, normalised by its local mean (so texture strength
+    does not dominate): periodic interpolation makes this map periodic."""
     e = gray - cv2.filter2D(gray, cv2.CV_32F, _PRED, borderType=cv2.BORDER_REFLECT)
-    return np.exp(-(e * e) / (2.0 * sigma * sigma * 4.0)).astype(np.float32)
+    a = np.abs(e)
+    return (a / (cv2.blur(a, (9, 9)) + 1.0)).astype(np.float32)
 
 
-def block_peak_strength(p: np.ndarray, block: int, stride: int) -> tuple[np.ndarray, np.ndarray]:
-    """log10 of (max / median) of each block's p-map magnitude spectrum, ignoring the DC neighbourhood and the
-    JPEG grid frequencies. Returns (strength grid, block top-left ys, xs as a 2-array list)."""
-    h, w = p.shape
-    ys = np.arange(0, max(h - block, 0) + 1, stride)
-    xs = np.arange(0, max(w - block, 0) + 1, stride)
+def block_spectra(p: np.ndarray, block: int, stride: int) -> np.ndarray:
+    """Log magnitude spectra (DC neighbourhood removed, each normalised by its median) of overlapping blocks:
+    shape (ny, nx, n_freq)."""
     win = np.outer(np.hanning(block), np.hanning(block)).astype(np.float32)
     f = np.fft.fftfreq(block)
     fy, fx = np.meshgrid(f, f, indexing="ij")
-    excl = (np.abs(fy) < 0.06) & (np.abs(fx) < 0.06)
-    grid8 = np.isclose((fy * 8) % 1.0, 0, atol=1.5 / block * 8) | np.isclose(
-        (fy * 8) % 1.0, 1, atol=1.5 / block * 8
-    )
-    gridx8 = np.isclose((fx * 8) % 1.0, 0, atol=1.5 / block * 8) | np.isclose(
-        (fx * 8) % 1.0, 1, atol=1.5 / block * 8
-    )
-    excl |= grid8 & gridx8
-    # the predictor's own response is symmetric and broad; keep half plane only (spectrum is symmetric)
-    keep = ~excl
-    blocks = np.lib.stride_tricks.sliding_window_view(p, (block, block))[::stride, ::stride][
-        : len(ys), : len(xs)
-    ]
+    keep = ~((np.abs(fy) < 0.06) & (np.abs(fx) < 0.06))
+    blocks = np.lib.stride_tricks.sliding_window_view(p, (block, block))[::stride, ::stride]
     b = blocks - blocks.mean(axis=(2, 3), keepdims=True)
-    spec = np.abs(np.fft.fft2(b * win))
-    vals = spec[..., keep]
-    peak = vals.max(axis=-1)
-    med = np.median(vals, axis=-1) + 1e-6
-    return np.log10(peak / med + 1e-9).astype(np.float32), np.array([ys, xs], dtype=object)
+    spec = np.abs(np.fft.fft2(b * win))[..., keep]
+    spec /= np.median(spec, axis=-1, keepdims=True) + 1e-6
+    return np.log(spec + 1e-3).astype(np.float32)
+
+
+def spectral_anomaly(logspec: np.ndarray, textured: np.ndarray) -> np.ndarray:
+    """1 - correlation of each block's log spectrum with the image's median log spectrum (over textured
+    blocks). Interpolated regions gain peaks the rest lacks, or lose the periodic signature the rest of the image
+    carries (camera processing, JPEG grid); both lower the correlation."""
+    ref_set = logspec[textured] if textured.sum() >= 4 else logspec.reshape(-1, logspec.shape[-1])
+    ref = np.median(ref_set, axis=0)
+    a = logspec - logspec.mean(axis=-1, keepdims=True)
+    r = ref - ref.mean()
+    corr = (a * r).sum(-1) / np.sqrt((a * a).sum(-1) * (r * r).sum() + 1e-9)
+    return (1.0 - corr).astype(np.float32)
 
 
 def _largest_component_fraction(flag: np.ndarray) -> float:
@@ -103,47 +103,56 @@ class ResamplingDetector(Detector):
             ch, cw = int(h0 * s), int(w0 * s)
             y_off, x_off = (h0 - ch) // 2, (w0 - cw) // 2
             gray = gray[y_off : y_off + ch, x_off : x_off + cw]
-        p = pmap(gray)
-        strength, (ys, xs) = block_peak_strength(p, block, stride)
-        # texture: the residual energy; flat or smooth blocks carry no resampling cue
-        e = gray - cv2.filter2D(gray, cv2.CV_32F, _PRED, borderType=cv2.BORDER_REFLECT)
-        e_sd = cv2.blur(np.abs(e), (block, block))[
-            np.asarray(ys, int)[:, None] + block // 2, np.asarray(xs, int)[None, :] + block // 2
-        ]
-        textured = (e_sd > 0.6) & (e_sd < 25)
-        med = float(np.median(strength[textured])) if textured.any() else float(np.median(strength))
-        flag = (strength > med + _DELTA) & (strength > _ABS) & textured
-        peaky_all = (strength > _ABS) & textured
+        p = residual_magnitude(gray)
+        logspec = block_spectra(p, block, stride)
+        ny, nx = logspec.shape[:2]
+        ys = np.arange(ny) * stride
+        xs = np.arange(nx) * stride
+        # texture: mean residual magnitude per block; flat or saturated blocks carry no cue
+        e = np.abs(gray - cv2.filter2D(gray, cv2.CV_32F, _PRED, borderType=cv2.BORDER_REFLECT))
+        e_b = cv2.blur(e, (block, block))[ys[:, None] + block // 2, xs[None, :] + block // 2]
+        textured = (e_b > 0.6) & (e_b < 25)
         frac_textured = float(textured.mean())
-        global_resampled = textured.any() and float(peaky_all[textured].mean()) > 0.5
+        anom = spectral_anomaly(logspec, textured)
+        base = anom[textured] if textured.sum() >= 4 else anom.ravel()
+        med = float(np.median(base))
+        mad = float(np.median(np.abs(base - med))) * 1.4826 + 1e-3
+        z = (anom - med) / mad
+        # pool over 3x3 neighbouring blocks: a pasted region spans several blocks, noise does not
+        from scipy import ndimage as ndi
+
+        zt = np.where(textured, z, 0.0)
+        wsum = ndi.uniform_filter(textured.astype(np.float32), 3, mode="constant")
+        z = np.where(textured, ndi.uniform_filter(zt, 3, mode="constant") / np.maximum(wsum, 1e-6), 0.0)
+        flag = (z > _Z) & textured
         comp = _largest_component_fraction(flag)
-        z = _SCORE_W[0] * comp + _SCORE_W[1]
-        score = 1.0 / (1.0 + math.exp(-z))
-        # map: block strength above the image median, painted with overlap-averaging
+        score = 1.0 / (1.0 + math.exp(-(_SCORE_W[0] * comp + _SCORE_W[1])))
+        # the image-wide signature itself: strong periodic peaks everywhere mean global resizing/rotation
+        ref_peak = float(np.exp(np.median(logspec[textured].max(axis=-1)))) if textured.any() else 0.0
+        global_resampled = ref_peak > _GLOBAL_PEAK
+        # map: robust z-score painted with overlap averaging
         acc = np.zeros(gray.shape, np.float32)
         cnt = np.zeros(gray.shape, np.float32)
-        val = np.clip((strength - med) / (2 * _DELTA), 0, 1) * textured
-        rel_b = textured.astype(np.float32)
         rel = np.zeros(gray.shape, np.float32)
-        for i, y in enumerate(np.asarray(ys, int)):
-            for j, x in enumerate(np.asarray(xs, int)):
+        val = np.clip(0.5 * z / _Z, 0, 1) * textured
+        for i, y in enumerate(ys):
+            for j, x in enumerate(xs):
                 acc[y : y + block, x : x + block] += val[i, j]
-                rel[y : y + block, x : x + block] += rel_b[i, j]
+                rel[y : y + block, x : x + block] += float(textured[i, j])
                 cnt[y : y + block, x : x + block] += 1
         m = acc / np.maximum(cnt, 1)
         r = rel / np.maximum(cnt, 1)
         findings: list[Finding] = []
         reliability_scale = 1.0
         if global_resampled:
-            reliability_scale = 0.3
-            score = min(score, 0.45)
+            reliability_scale = 0.6
             findings.append(
                 Finding(
-                    "Interpolation traces cover most of the image: the whole picture was probably resized or rotated, "
-                    "so local resampling evidence is unreliable.",
+                    "Strong periodic interpolation traces cover the whole image: it was probably resized or rotated "
+                    "as a whole, which weakens local resampling evidence.",
                     severity=Severity.INFO,
                     code="resampling.global",
-                    data={"peaky_fraction": round(float(peaky_all[textured].mean()), 3)},
+                    data={"median_peak_ratio": round(ref_peak, 3)},
                 )
             )
         if frac_textured < 0.2:
@@ -159,8 +168,8 @@ class ResamplingDetector(Detector):
         if score >= 0.5:
             findings.append(
                 Finding(
-                    f"A region covering about {comp * 100:.0f}% of the image shows periodic interpolation traces the "
-                    "rest lacks, as if it was resized or rotated before being pasted.",
+                    f"A region covering about {comp * 100:.0f}% of the image has a different periodic interpolation "
+                    "signature from the rest, as if it was resized or rotated before being pasted.",
                     severity=Severity.MODERATE if score < 0.8 else Severity.STRONG,
                     supports=Supports.MANIPULATED,
                     code="resampling.region",
@@ -179,7 +188,7 @@ class ResamplingDetector(Detector):
             reliability=full_r,
             findings=findings,
             extra={
-                "median_strength": round(med, 4),
+                "median_anomaly": round(med, 4),
                 "flagged_blocks": int(flag.sum()),
                 "largest_region_fraction": round(comp, 4),
                 "textured_fraction": round(frac_textured, 4),
