@@ -16,7 +16,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from _imagegen import all_format_samples  # noqa: E402
-
 from pixelsleuth.errors import IntakeError  # noqa: E402
 from pixelsleuth.io import IntakeLimits, load_image  # noqa: E402
 
@@ -67,7 +66,9 @@ def main() -> None:
         if dt > 2:
             slow += 1
             print("SLOW", name, round(dt, 2), flush=True)
-    print(f"done: {n} mutated files, {accepted} decoded, {len(bad)} kinds of untyped failure, {slow} slower than 2 s")
+    print(
+        f"done: {n} mutated files, {accepted} decoded, {len(bad)} kinds of untyped failure, {slow} slower than 2 s"
+    )
 
 
 if __name__ == "__main__":
