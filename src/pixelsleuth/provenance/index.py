@@ -370,6 +370,10 @@ class ReferenceIndex:
         self._require_writable()
         self.refresh()
         a = self.ann
+        if (a.local_enabled and a.local_n >= LOCAL_IVF_MIN and not isinstance(a.local, faiss.IndexBinaryIVF)) or (
+            a.n >= IVF_MIN_REFS and not isinstance(a.desc, faiss.IndexIVF)
+        ):
+            self.ann = a = self._rebuild()  # grown past the exact-search sizes: switch to IVF structures
         name = f"snap-{a.seq:012d}"
         tmp = self.path / f".tmp-{name}-{os.getpid()}"
         shutil.rmtree(tmp, ignore_errors=True)

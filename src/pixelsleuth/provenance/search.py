@@ -131,12 +131,12 @@ def _verify(q: D.LocalFeatures, r: D.LocalFeatures) -> tuple[int, int, np.ndarra
     bf = cv2.BFMatcher(cv2.NORM_HAMMING)
     knn = bf.knnMatch(q.desc, r.desc, k=2)
     good = [m[0] for m in knn if len(m) == 2 and m[0].distance < 0.85 * m[1].distance and m[0].distance <= 72]
-    if len(good) < 6:
+    if len(good) < 8:
         return 0, len(good), None
     src = r.xy[[m.trainIdx for m in good]].astype(np.float32)
     dst = q.xy[[m.queryIdx for m in good]].astype(np.float32)
     thr = max(3.0, 0.008 * max(q.size))
-    hmat, mask = cv2.findHomography(src, dst, cv2.USAC_MAGSAC, thr, maxIters=2000, confidence=0.995)
+    hmat, mask = cv2.findHomography(src, dst, cv2.USAC_MAGSAC, thr, maxIters=1000, confidence=0.995)
     if hmat is None or mask is None:
         return 0, len(good), None
     inl = int(mask.sum())
@@ -210,27 +210,54 @@ def search(
         cands.values(),
         key=lambda c: (-(c.votes + (30 if c.pdq is not None and c.pdq <= 40 else 0)), -(c.sim or -1.0)),
     )
+    by_sim = sorted((c for c in cands.values() if c.sim is not None), key=lambda c: -(c.sim or 0.0))[:2]
+    to_verify = order[: max(1, max_verify - 2)]
+    to_verify += [c for c in by_sim if c not in to_verify]
     matches: list[Match] = []
-    qflip: D.LocalFeatures | None = None
-    for c in order[: max(max_verify, top_k)]:
+    done: dict[int, Match] = {}
+    rloc_cache: dict[int, D.LocalFeatures | None] = {}
+
+    def verify(c: _Cand, ql: D.LocalFeatures, mirrored: bool) -> None:
         ref = index.get(c.rid)
         if ref is None:
-            continue
-        rloc = index.local_features(c.rid)
-        inl, ntent, hm, mirrored = 0, 0, None, False
-        if rloc is not None:
-            inl, ntent, hm = _verify(qloc, rloc)
-            if inl < 12:
-                if qflip is None:
-                    qflip, _ = _mirror(qloc, rgb)
-                inl2, nt2, hm2 = _verify(qflip, rloc)
-                if inl2 > inl:
-                    inl, ntent, mirrored = inl2, nt2, True
-                    w = rgb.shape[1]
-                    flip = np.array([[-1.0, 0, w - 1], [0, 1, 0], [0, 0, 1]])
-                    hm = flip @ hm2 if hm2 is not None else None
+            return
+        if c.rid not in rloc_cache:
+            rloc_cache[c.rid] = index.local_features(c.rid)
+        rloc = rloc_cache[c.rid]
+        inl, ntent, hm = _verify(ql, rloc) if rloc is not None else (0, 0, None)
+        if mirrored and hm is not None:
+            w = rgb.shape[1]
+            hm = np.array([[-1.0, 0, w - 1], [0, 1, 0], [0, 0, 1]]) @ hm
+        prev = done.get(c.rid)
+        if prev is not None and prev.inliers >= inl:
+            return
         p = max(probability_from_inliers(inl), probability_from_pdq(c.pdq, ref.pdq_quality))
-        matches.append(Match(ref, p, inl, ntent, c.pdq, c.sim, c.votes, sorted(c.sources), mirrored, hm))
+        done[c.rid] = Match(ref, p, inl, ntent, c.pdq, c.sim, c.votes, sorted(c.sources), mirrored, hm)
+
+    best_inl = 0
+    for c in to_verify:
+        if best_inl >= 60 and c.votes < 3 and (c.pdq is None or c.pdq > 40):
+            continue  # a strong match is already confirmed; weak candidates cannot outrank it
+        verify(c, qloc, False)
+        best_inl = max(best_inl, done[c.rid].inliers if c.rid in done else 0)
+    if best_inl < 15 and len(qloc) and ann.local_enabled and ann.local_n:
+        # mirrored copies: ORB is not mirror-invariant, so vote and verify again with the flipped query
+        qflip, _ = _mirror(qloc, rgb)
+        fl: dict[int, _Cand] = {}
+
+        def fcand(rid: int) -> _Cand:
+            if rid not in fl:
+                fl[rid] = _Cand(rid, pdq=cands[rid].pdq if rid in cands else None)
+            return fl[rid]
+
+        _vote(ann.local, qflip.desc, fcand)
+        for c in sorted(fl.values(), key=lambda c: -c.votes)[:4]:
+            if c.rid in cands:
+                c.sim = cands[c.rid].sim
+                c.sources |= cands[c.rid].sources
+            c.sources.add("mirrored")
+            verify(c, qflip, True)
+    matches = list(done.values())
     t["verify"] = time.perf_counter() - t1
     # unverified candidates keep a small descriptor-based score so rankings stay complete
     verified = {m.ref.id for m in matches}
