@@ -24,7 +24,9 @@ import cv2
 import numpy as np
 from PIL import Image
 
-DATA = os.environ.get("PIXELSLEUTH_DATA", os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data"))
+DATA = os.environ.get(
+    "PIXELSLEUTH_DATA", os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data")
+)
 ATTACKS = (
     "none", "jpeg75", "jpeg50", "webp80", "resize0.5", "resize1.5", "crop50", "rotate5", "hflip",
     "brightness", "contrast", "gamma", "blur1", "noise5", "screenshot", "social",
@@ -69,7 +71,11 @@ def ssim(a: np.ndarray, b: np.ndarray) -> float:
 
         mx, my = g(x), g(y)
         sx, sy, sxy = g(x * x) - mx * mx, g(y * y) - my * my, g(x * y) - mx * my
-        vals.append(float(np.mean(((2 * mx * my + c1) * (2 * sxy + c2)) / ((mx * mx + my * my + c1) * (sx + sy + c2)))))
+        vals.append(
+            float(
+                np.mean(((2 * mx * my + c1) * (2 * sxy + c2)) / ((mx * mx + my * my + c1) * (sx + sy + c2)))
+            )
+        )
     return float(np.mean(vals))
 
 
@@ -235,17 +241,52 @@ def report(files: list[str]) -> str:
             def col(fn):  # noqa: ANN001, ANN202
                 return " | ".join(fn(methods[m]) for m in names)
 
-            out.append("| PSNR dB (mean / min) | " + col(lambda r: f"{np.mean([x['psnr'] for x in r]):.2f} / {np.min([x['psnr'] for x in r]):.2f}") + " |")
-            out.append("| SSIM (mean / min) | " + col(lambda r: f"{np.mean([x['ssim'] for x in r]):.4f} / {np.min([x['ssim'] for x in r]):.4f}") + " |")
-            out.append("| embed s/MP | " + col(lambda r: _fmt(sum(x['embed_s'] for x in r) / sum(x['mp'] for x in r))) + " |")
-            out.append("| detect s/MP (all attacks) | " + col(lambda r: _fmt(sum(a['t'] for x in r for a in x['attacks'].values()) / sum(a['mp'] for x in r for a in x['attacks'].values()))) + " |")
-            out.append("| detect s/image (median) | " + col(lambda r: _fmt(float(np.median([a['t'] for x in r for a in x['attacks'].values()])))) + " |")
+            out.append(
+                "| PSNR dB (mean / min) | "
+                + col(
+                    lambda r: f"{np.mean([x['psnr'] for x in r]):.2f} / {np.min([x['psnr'] for x in r]):.2f}"
+                )
+                + " |"
+            )
+            out.append(
+                "| SSIM (mean / min) | "
+                + col(
+                    lambda r: f"{np.mean([x['ssim'] for x in r]):.4f} / {np.min([x['ssim'] for x in r]):.4f}"
+                )
+                + " |"
+            )
+            out.append(
+                "| embed s/MP | "
+                + col(lambda r: _fmt(sum(x["embed_s"] for x in r) / sum(x["mp"] for x in r)))
+                + " |"
+            )
+            out.append(
+                "| detect s/MP (all attacks) | "
+                + col(
+                    lambda r: _fmt(
+                        sum(a["t"] for x in r for a in x["attacks"].values())
+                        / sum(a["mp"] for x in r for a in x["attacks"].values())
+                    )
+                )
+                + " |"
+            )
+            out.append(
+                "| detect s/image (median) | "
+                + col(lambda r: _fmt(float(np.median([a["t"] for x in r for a in x["attacks"].values()]))))
+                + " |"
+            )
             out.append("\nBit accuracy (mean over photos; a decoder that refuses the image counts 0.5):\n")
             out.append("| attack | " + " | ".join(names) + " |")
             out.append("|---" * (len(names) + 1) + "|")
             for a in d["attacks"]:
-                out.append(f"| {a} | " + col(lambda r, a=a: _fmt(np.mean([x['attacks'][a]['acc'] for x in r]))) + " |")
-            out.append(f"\nZero-bit TPR at p <= {P_THR:g} (ours: pilot p-value; others: >= 30 of 32 known bits), and false positives on unmarked copies (count / tested):\n")
+                out.append(
+                    f"| {a} | "
+                    + col(lambda r, a=a: _fmt(np.mean([x["attacks"][a]["acc"] for x in r])))
+                    + " |"
+                )
+            out.append(
+                f"\nZero-bit TPR at p <= {P_THR:g} (ours: pilot p-value; others: >= 30 of 32 known bits), and false positives on unmarked copies (count / tested):\n"
+            )
             out.append("| attack | " + " | ".join(f"{m} TPR | {m} FP" for m in names) + " |")
             out.append("|---" * (2 * len(names) + 1) + "|")
             for a in d["attacks"]:
@@ -259,8 +300,12 @@ def report(files: list[str]) -> str:
             out.append("")
         if "localization" in d:
             rows = d["localization"]
-            out.append(f"### Localization: {100 * d['frac']:.0f}% of a marked image replaced, {len(rows)} photos ({os.path.basename(f)})\n")
-            out.append("| post-processing | pixel F1 (mean) | F1 median | all-ones baseline F1 | mark still detected | hole fraction, spliced | hole fraction, unedited (mean / 95th pct) |")
+            out.append(
+                f"### Localization: {100 * d['frac']:.0f}% of a marked image replaced, {len(rows)} photos ({os.path.basename(f)})\n"
+            )
+            out.append(
+                "| post-processing | pixel F1 (mean) | F1 median | all-ones baseline F1 | mark still detected | hole fraction, spliced | hole fraction, unedited (mean / 95th pct) |"
+            )
             out.append("|---|---|---|---|---|---|---|")
             for post in ("none", "jpeg75"):
                 f1 = [r[post]["f1"] for r in rows]
@@ -278,7 +323,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--methods", default="ours,dwtDct,dwtDctSvd")
     ap.add_argument("--n", type=int, default=200)
-    ap.add_argument("--fpr-n", type=int, default=None, help="photos whose unmarked copies are also decoded (default all)")
+    ap.add_argument(
+        "--fpr-n", type=int, default=None, help="photos whose unmarked copies are also decoded (default all)"
+    )
     ap.add_argument("--localization", action="store_true")
     ap.add_argument("--out", default="/tmp/wm_bench.json")
     ap.add_argument("--report", nargs="+", default=None)

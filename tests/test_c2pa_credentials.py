@@ -46,7 +46,12 @@ def certs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
     _run("openssl", "x509", "-req", "-in", "ee.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
          "-days", "30", "-sha256", "-extfile", "ee.ext", "-out", "ee.pem", cwd=d)  # fmt: skip
     chain = (d / "ee.pem").read_bytes() + (d / "ca.pem").read_bytes()
-    return {"chain": chain, "key": (d / "ee.key").read_bytes(), "ca": (d / "ca.pem").read_bytes(), "dir": str(d).encode()}
+    return {
+        "chain": chain,
+        "key": (d / "ee.key").read_bytes(),
+        "ca": (d / "ca.pem").read_bytes(),
+        "dir": str(d).encode(),
+    }
 
 
 def _jpeg(rgb: np.ndarray, q: int = 92) -> bytes:
@@ -125,7 +130,9 @@ def test_ai_generated_assertion_is_surfaced(certs: dict[str, bytes]) -> None:
             }
         ],
     )
-    signer = c2pa.Signer.from_info(c2pa.C2paSignerInfo(c2pa.C2paSigningAlg.ES256, certs["chain"], certs["key"], None))
+    signer = c2pa.Signer.from_info(
+        c2pa.C2paSignerInfo(c2pa.C2paSigningAlg.ES256, certs["chain"], certs["key"], None)
+    )
     out = io.BytesIO()
     with c2pa.Builder(json.dumps(manifest)) as b:
         b.sign(signer, "image/jpeg", io.BytesIO(data), out)

@@ -21,7 +21,9 @@ def test_embed_detect_roundtrip(tmp_path: Path) -> None:
     r = runner.invoke(app, ["watermark", "embed", str(src), str(out), "-p", "0xabc123", "-k", "clikey"])
     assert r.exit_code == 0, r.output
     assert out.exists()
-    r = runner.invoke(app, ["watermark", "detect", str(out), "-k", "clikey", "--json", "--map", str(tmp_path / "m.png")])
+    r = runner.invoke(
+        app, ["watermark", "detect", str(out), "-k", "clikey", "--json", "--map", str(tmp_path / "m.png")]
+    )
     assert r.exit_code == 0, r.output
     d = json.loads(r.output)
     assert d["detected"] and d["payload_hex"] == "00abc123"

@@ -10,7 +10,6 @@ from _wm_images import photo  # tests/ is on sys.path (conftest.py)
 from PIL import Image
 
 from pixelsleuth.detectors.base import Context, Supports
-from pixelsleuth.detectors.registry import all_detectors
 from pixelsleuth.detectors.watermark import OurWatermarkDetector, ThirdPartyWatermarkDetector, hole_score
 from pixelsleuth.errors import WatermarkError
 from pixelsleuth.io.loader import load_image
@@ -69,21 +68,28 @@ def test_scan_finds_sdxl_mark_not_on_clean(img: np.ndarray) -> None:
 
 def test_thirdparty_detector_findings(img: np.ndarray) -> None:
     sdxl = tp.KNOWN_PAYLOADS[0]
-    ev = ThirdPartyWatermarkDetector().run(load_image(_png(tp.embed(img, "dwtDct", np.array(sdxl.bits)))), Context())
+    ev = ThirdPartyWatermarkDetector().run(
+        load_image(_png(tp.embed(img, "dwtDct", np.array(sdxl.bits)))), Context()
+    )
     assert ev.skipped is None
-    assert any(f.code == "watermark_thirdparty.match" and f.supports == Supports.AI_GENERATED for f in ev.findings)
+    assert any(
+        f.code == "watermark_thirdparty.match" and f.supports == Supports.AI_GENERATED for f in ev.findings
+    )
     ev2 = ThirdPartyWatermarkDetector().run(load_image(_png(img)), Context())
     assert not ev2.extra["matches"]
     # user payloads through options
     bits = "10" * 16
     m = tp.embed(img, "dwtDctSvd", np.array([int(c) for c in bits]))
-    ctx = Context(options={"watermark_thirdparty": {"payloads": [{"name": "ours-test", "method": "dwtDctSvd", "bits": bits}]}})
+    ctx = Context(
+        options={
+            "watermark_thirdparty": {"payloads": [{"name": "ours-test", "method": "dwtDctSvd", "bits": bits}]}
+        }
+    )
     ev3 = ThirdPartyWatermarkDetector().run(load_image(_png(m)), ctx)
     assert [x["name"] for x in ev3.extra["matches"]] == ["ours-test"]
 
 
 def test_our_detector_needs_key_and_reports_holes() -> None:
-    assert {"watermark", "watermark_thirdparty", "c2pa"} <= set(all_detectors())
     base = photo(384, 512, seed=6)
     marked = ours.embed(base, "det-key", 77)
     ev = OurWatermarkDetector().run(load_image(_png(marked)), Context())

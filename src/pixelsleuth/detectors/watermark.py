@@ -19,7 +19,7 @@ from pixelsleuth.watermark import ours
 
 # hole fraction at which the manipulation score crosses 0.5 (calibrated in benchmarks/wm_bench.py: marked,
 # unedited photos after JPEG 75 stay below it; 20% replaced regions are far above it)
-HOLE_HALF = 0.04
+HOLE_HALF = 0.08
 
 
 def hole_score(hole_fraction: float) -> float:
@@ -77,7 +77,7 @@ class OurWatermarkDetector(Detector):
                 )
             )
         mp = res.map if res.map is not None else np.zeros(image.shape, np.float32)
-        return self.evidence(score=score, map=mp, findings=findings, extra=extra)
+        return self.evidence(score=score, map=mp, reliability=res.reliability, findings=findings, extra=extra)
 
 
 def _known_from_options(opts: Any) -> list[Any]:

@@ -302,7 +302,8 @@ class DetectResult:
     bits: np.ndarray | None  # decoded 32 bits (even when the CRC fails; None if nothing to decode)
     geometry: dict[str, Any] = field(default_factory=dict)
     map: np.ndarray | None = None  # float32 H x W in [0,1]: 1 = the mark is missing here (only when detected)
-    presence: np.ndarray | None = None  # float32 H x W: local mark strength relative to the image's typical
+    presence: np.ndarray | None = None  # float32 H x W: 1 - map
+    reliability: np.ndarray | None = None  # float32 H x W: how well this area can show the mark at all
     hole_fraction: float = 0.0
     n_tests: int = 0
     elapsed_s: float = 0.0
@@ -632,11 +633,15 @@ def detect(
         tile = _tile_from_cells(_cell_values(lay, coded))
         # expected pattern in detection coordinates: folded coords -> dihedral -> shift
         exp = _apply_shift_lookup(tile, k, shift, ui, vi)
-        pres = _local_presence(r, exp, geom)
+        decoys = [_apply_shift_lookup(tile, k, (shift[0] + 64, shift[1] + 32), ui, vi),
+                  _apply_shift_lookup(tile, k, (shift[0] + 32, shift[1] + 80), ui, vi)]  # fmt: skip
+        hole, rel = _hole_posterior(y, r, exp, decoys, geom)
         if fd < 1:
-            pres = cv2.resize(pres, (w, h), interpolation=cv2.INTER_LINEAR)
-        res.presence = pres.astype(np.float32)
-        res.map = np.clip(1.0 - pres, 0.0, 1.0).astype(np.float32)
+            hole = cv2.resize(hole, (w, h), interpolation=cv2.INTER_LINEAR)
+            rel = cv2.resize(rel, (w, h), interpolation=cv2.INTER_LINEAR)
+        res.map = np.clip(hole, 0.0, 1.0).astype(np.float32)
+        res.presence = np.clip(1.0 - hole, 0.0, 1.0).astype(np.float32)
+        res.reliability = np.clip(rel, 0.0, 1.0).astype(np.float32)
         res.hole_fraction = float(np.mean(res.map > 0.5))
     res.elapsed_s = time.perf_counter() - t0
     return res
@@ -657,14 +662,52 @@ def _apply_shift_lookup(
     return f[vi, ui].astype(np.float32)
 
 
-def _local_presence(r: np.ndarray, e: np.ndarray, geom: Geometry) -> np.ndarray:
+HOLE_PRIOR = 0.2  # prior probability that a given area of a marked image was replaced
+
+
+def _hole_posterior(
+    y: np.ndarray, r: np.ndarray, exp: np.ndarray, decoys: list[np.ndarray], geom: Geometry
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-pixel posterior probability that the mark is absent, and a reliability map.
+
+    The local correlation rho between the whitened image and the expected pattern is compared with (a) what the
+    mark should give here, predicted from the image's own texture and saturation up to one global gain fitted on
+    the image, and (b) the spread of rho for decoy patterns (the noise level). A Gaussian likelihood ratio
+    between 'marked' (mean = prediction) and 'hole' (mean 0) with a prior of HOLE_PRIOR gives the posterior.
+    Areas where the mark cannot be seen (flat, clipped) get a posterior near the prior, not a false hole.
+    """
     period = 0.5 * (math.hypot(*geom.v1) + math.hypot(*geom.v2))
     sig = max(4.0, 0.14 * period)
-    re = cv2.GaussianBlur(r * e, (0, 0), sig)
-    rr = cv2.GaussianBlur(r * r, (0, 0), sig)
-    ee = cv2.GaussianBlur(e * e, (0, 0), sig)
-    rho = re / np.sqrt(np.maximum(rr * ee, 1e-9))
-    ref = float(np.percentile(rho, 70))
-    if ref <= 1e-6:
-        return np.zeros_like(rho)
-    return np.clip(rho / ref, 0.0, 1.0)
+
+    def blur(z: np.ndarray) -> np.ndarray:
+        return cv2.GaussianBlur(z.astype(np.float32), (0, 0), sig)
+
+    rr = blur(r * r)
+
+    def rho(e: np.ndarray) -> np.ndarray:
+        return blur(r * e) / np.sqrt(np.maximum(rr * blur(e * e), 1e-9))
+
+    rho_m = rho(exp)
+    noise = np.sqrt(np.mean([blur(rho(d) ** 2) for d in decoys], axis=0)) + 1e-3
+    # predicted relative mark strength (same activity mask as the embedder, luma clipping kills the mark)
+    mu = cv2.boxFilter(y, -1, (7, 7))
+    mu2 = cv2.boxFilter(y * y, -1, (7, 7))
+    sd = cv2.GaussianBlur(np.sqrt(np.maximum(mu2 - mu * mu, 0.0)), (0, 0), 2.0)
+    mask = np.clip((sd + 3.0) / (float(np.mean(sd)) + 3.0), 0.5, 2.0)
+    raw = y - cv2.GaussianBlur(y, (0, 0), 2.0)
+    e4 = cv2.GaussianBlur(raw * raw, (0, 0), 4.0)
+    unclipped = ((y > 4) & (y < 251)).astype(np.float32)
+    pred = blur(mask / np.sqrt(e4 + 1.0) * unclipped)
+    keep = np.ones_like(pred, dtype=bool)
+    hole = np.zeros_like(pred)
+    for _ in range(2):  # fit the global gain, leaving out likely holes on the second pass
+        c = float(np.sum((rho_m * pred)[keep]) / max(float(np.sum((pred * pred)[keep])), 1e-9))
+        m = max(c, 0.0) * pred
+        llr = (rho_m * m - 0.5 * m * m) / (noise * noise)
+        llr = np.clip(llr + math.log((1 - HOLE_PRIOR) / HOLE_PRIOR), -30, 30)
+        hole = 1.0 / (1.0 + np.exp(llr))
+        keep = hole < 0.5
+        if keep.mean() < 0.3:
+            break
+    rel = np.clip(m / (3.0 * noise), 0.0, 1.0)
+    return hole.astype(np.float32), rel.astype(np.float32)
