@@ -238,7 +238,7 @@ def report(files: list[str]) -> str:
             out.append("| metric | " + " | ".join(names) + " |")
             out.append("|---" * (len(names) + 1) + "|")
 
-            def col(fn):  # noqa: ANN001, ANN202
+            def col(fn, methods=methods, names=names):  # noqa: ANN001, ANN202
                 return " | ".join(fn(methods[m]) for m in names)
 
             out.append(

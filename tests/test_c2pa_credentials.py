@@ -9,8 +9,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from _wm_images import photo  # tests/ is on sys.path (conftest.py)
 from PIL import Image
+
+from _wm_images import photo  # tests/ is on sys.path (conftest.py)
 
 pytest.importorskip("c2pa")
 if shutil.which("openssl") is None:  # pragma: no cover

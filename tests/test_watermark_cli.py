@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from _wm_images import photo  # tests/ is on sys.path (conftest.py)
 from PIL import Image
 from typer.testing import CliRunner
 
+from _wm_images import photo  # tests/ is on sys.path (conftest.py)
 from pixelsleuth.cli import app
 
 runner = CliRunner()

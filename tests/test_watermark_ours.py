@@ -9,10 +9,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from _wm_images import photo  # tests/ is on sys.path (conftest.py)
 from pixelsleuth.errors import WatermarkError
 from pixelsleuth.watermark import ours
-
-from _wm_images import photo  # tests/ is on sys.path (conftest.py)
 
 KEY = "unit-test-key"
 PAYLOAD = 0xC0FFEE42

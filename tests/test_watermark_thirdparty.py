@@ -6,9 +6,9 @@ import io
 
 import numpy as np
 import pytest
-from _wm_images import photo  # tests/ is on sys.path (conftest.py)
 from PIL import Image
 
+from _wm_images import photo  # tests/ is on sys.path (conftest.py)
 from pixelsleuth.detectors.base import Context, Supports
 from pixelsleuth.detectors.watermark import OurWatermarkDetector, ThirdPartyWatermarkDetector, hole_score
 from pixelsleuth.errors import WatermarkError
