@@ -169,6 +169,35 @@ def dq_cases(
         yield Case(f"{base}_sq", f"sq_{q2}", encode(host, "JPEG", q2), None, False)
 
 
+def inverse_cases(split: str, n: int | None = None, seed: int = 0, aligned: bool = True) -> Iterator[Case]:
+    """The reverse situation: a never-compressed host (rescaled camera photo) receives a region from a JPEG donor
+    (quality 50-70), then everything is saved at 85-95. ``aligned``: the donor's grid matches the host's (JPEG
+    ghost / inverse double-quantization case); otherwise the donor is shifted by a non-multiple of 8 (misaligned
+    grid case)."""
+    rng = np.random.default_rng(seed + 11 + (0 if split == "calib" else 1000) + (0 if aligned else 500))
+    cams = camera_list(split)
+    if n is not None:
+        cams = cams[:n]
+    for i, (path, _make) in enumerate(cams):
+        host = cv2.resize(read_rgb(path), (410, 410), interpolation=cv2.INTER_AREA)
+        donor = cv2.resize(read_rgb(cams[(i + 5) % len(cams)][0]), (430, 430), interpolation=cv2.INTER_AREA)
+        q1 = (50, 60, 70)[i % 3]
+        q2 = (85, 90, 95)[(i // 3) % 3]
+        dj = decode(encode(donor, "JPEG", q1))
+        if aligned:
+            d = dj[:410, :410]
+        else:
+            dy, dx = int(rng.integers(1, 8)), int(rng.integers(1, 8))
+            d = dj[dy : dy + 410, dx : dx + 410]
+        m = random_mask((410, 410), rng, 0.05, 0.25)
+        out = host.copy()
+        out[m] = d[m]
+        tag = "inv" if aligned else "na"
+        base = Path(path).stem
+        yield Case(f"{base}_{tag}", f"{tag}_{q1}_{q2}", encode(out, "JPEG", q2), m, True)
+        yield Case(f"{base}_{tag}auth", f"{tag}auth_{q2}", encode(host, "JPEG", q2), None, False)
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # metrics
 

@@ -26,6 +26,7 @@ from manip_noise_jpeg_common import (  # noqa: E402
     best_f1,
     dq_cases,
     f1_at,
+    inverse_cases,
     noise_cases,
     pixel_auc,
 )
@@ -38,7 +39,7 @@ from pixelsleuth.io.loader import load_image  # noqa: E402
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--detector", choices=["noise", "jpeg"], required=True)
-    ap.add_argument("--set", choices=["noise", "dq", "dqlower"], required=True)
+    ap.add_argument("--set", choices=["noise", "dq", "dqlower", "inv", "na"], required=True)
     ap.add_argument("--split", choices=["calib", "test"], default="test")
     ap.add_argument("--profile", default="default")
     ap.add_argument("--n", type=int, default=None, help="hosts to use (default: all in the split)")
@@ -57,8 +58,10 @@ def main() -> None:
         cases = noise_cases(a.split, a.n)
     elif a.set == "dq":
         cases = dq_cases(a.split, a.n)
-    else:
+    elif a.set == "dqlower":
         cases = dq_cases(a.split, a.n, pairs=DQ_LOWER)
+    else:
+        cases = inverse_cases(a.split, a.n, aligned=a.set == "inv")
     rows = []
     with open(out, "w") as f:
         for c in cases:

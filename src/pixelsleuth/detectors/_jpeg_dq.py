@@ -185,7 +185,7 @@ def grid_analysis(y: np.ndarray, expected: tuple[int, int] | None, win_blocks: i
 # JPEG ghosts
 
 
-def ghosts(y: np.ndarray, qualities: list[int], win_blocks: int = 3) -> tuple[np.ndarray, dict[int, float]]:
+def ghosts(y: np.ndarray, qualities: list[int], win_blocks: int = 5) -> tuple[np.ndarray, dict[int, float]]:
     """Farid-style ghosts: per-block normalized recompression error across qualities; returns (deviation map
     (bh, bw) in [0, 1], median normalized error per quality)."""
     bh, bw = y.shape[0] // 8, y.shape[1] // 8
@@ -200,7 +200,6 @@ def ghosts(y: np.ndarray, qualities: list[int], win_blocks: int = 3) -> tuple[np
     nrm = (d - lo) / (hi - lo + 1e-3)
     med = np.median(nrm.reshape(len(qualities), -1), axis=1)
     dev = np.abs(nrm - med[:, None, None]).max(0)
-    # flat blocks have no meaningful ghost
-    flat = hi < 0.5
-    dev[flat] = 0.0
+    # flat blocks have no meaningful ghost: weight by the error range across qualities
+    dev = dev * np.clip((hi - lo) / 5.0, 0.0, 1.0)
     return dev.astype(np.float32), {q: round(float(m), 4) for q, m in zip(qualities, med, strict=True)}

@@ -33,10 +33,13 @@ MIN_SIDE = 96
 
 # logistic score model, fit by benchmarks/manip_noise_jpeg_calibrate.py (see docs/bench/noise_jpeg.md)
 _SCORE_MODELS: dict[str, tuple[dict[str, float], float]] = {
-    "fast": ({"log_area": 0.0, "concentration": 0.0, "dsep": 0.0, "ssep": 0.0, "conc2": 0.0}, -3.0),
+    "fast": (
+        {"log_area": -0.0453, "concentration": 0.3866, "dsep": -0.0011, "ssep": 0.0444, "conc2": 1.2955},
+        -1.5748,
+    ),
     "default": (
-        {"log_area": -0.0011, "concentration": 0.0132, "dsep": 0.2040, "ssep": 0.0672, "conc2": 2.1320},
-        -3.4079,
+        {"log_area": -0.0627, "concentration": 0.5860, "dsep": 0.1869, "ssep": 0.0739, "conc2": 1.9256},
+        -3.6695,
     ),
 }
 

@@ -1,0 +1,169 @@
+"""Tests for the `jpeg` detector and its helpers (synthetic images only)."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from pixelsleuth.detectors._jpeg_dq import double_quantization, grid_analysis
+from pixelsleuth.detectors._jpeg_util import (
+    block_view,
+    dct_blocks,
+    decode_luma,
+    idct_blocks,
+    read_coefficients,
+    to_display,
+    to_stored,
+)
+from pixelsleuth.detectors.base import Context
+from pixelsleuth.detectors.jpeg import JpegDetector
+from pixelsleuth.detectors.registry import all_detectors
+from pixelsleuth.io.loader import load_image
+
+
+def _scene(h: int, w: int, seed: int) -> np.ndarray:
+    """A textured natural-ish RGB scene: smooth gradients, shapes, and fine noise (so DCT histograms are full)."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    base = 110 + 50 * np.sin(xx / 37.0 + rng.uniform(0, 6)) * np.cos(yy / 23.0 + rng.uniform(0, 6))
+    for _ in range(12):
+        cy, cx, r = rng.uniform(0, h), rng.uniform(0, w), rng.uniform(10, 60)
+        base += rng.uniform(-40, 40) * (((yy - cy) ** 2 + (xx - cx) ** 2) < r * r)
+    img = np.stack([base, base * 0.9 + 10, base * 0.8 + 20], axis=2)
+    img += rng.normal(0, 6.0, img.shape)
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def _jpeg(rgb: np.ndarray, q: int) -> bytes:
+    b = io.BytesIO()
+    Image.fromarray(rgb).save(b, format="JPEG", quality=q)
+    return b.getvalue()
+
+
+def _decode(data: bytes) -> np.ndarray:
+    return np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
+
+
+def _forgery(q1: int = 60, q2: int = 90, seed: int = 0) -> tuple[bytes, bytes, np.ndarray]:
+    """(forged file, authentic double-compressed file, bool mask of the single-compressed pasted square)."""
+    host = _scene(320, 320, seed)
+    first = _decode(_jpeg(host, q1))
+    donor = _scene(320, 320, seed + 100)
+    mask = np.zeros((320, 320), bool)
+    mask[100:212, 120:232] = True  # block-aligned or not does not matter: the donor was never compressed
+    forged = first.copy()
+    forged[mask] = donor[mask]
+    return _jpeg(forged, q2), _jpeg(first, q2), mask
+
+
+def test_registered() -> None:
+    assert "jpeg" in all_detectors()
+    assert {"fast", "default", "thorough"} <= set(JpegDetector.profiles)
+
+
+def test_dct_roundtrip_matches_definition() -> None:
+    from scipy.fft import dctn
+
+    x = np.random.default_rng(0).uniform(0, 255, (24, 40)).astype(np.float32)
+    d = dct_blocks(x)
+    assert d.shape == (3, 5, 8, 8)
+    np.testing.assert_allclose(d, dctn(block_view(x), axes=(2, 3), norm="ortho"), atol=1e-3)
+    np.testing.assert_allclose(idct_blocks(d), x, atol=1e-3)
+
+
+@pytest.mark.parametrize("o", range(1, 9))
+def test_orientation_roundtrip(o: int) -> None:
+    a = np.arange(35).reshape(5, 7)
+    assert np.array_equal(to_stored(to_display(a, o), o), a)
+
+
+def test_read_coefficients_fallback_from_bytes() -> None:
+    data = _jpeg(_scene(96, 128, 1), 80)
+    im = load_image(data)
+    lc = read_coefficients(im)
+    assert lc is not None and lc.coef.shape[:2] == (12, 16)
+    assert lc.quality == pytest.approx(80, abs=1)
+    # decoding our own coefficients reproduces Pillow's luma closely
+    y = decode_luma(lc.coef, lc.qt)[:96, :128]
+    assert np.abs(y - np.asarray(im.gray)).mean() < 2.0
+    # same result when the loader's JpegData is absent: rebuild an ImageData without it
+    from dataclasses import replace
+
+    lc2 = read_coefficients(replace(im, jpeg=None))
+    assert lc2 is not None and np.array_equal(lc2.coef, lc.coef)
+
+
+def test_double_quantization_estimates_first_quality() -> None:
+    _, auth, _ = _forgery(60, 90)
+    lc = read_coefficients(load_image(auth))
+    assert lc is not None
+    dq = double_quantization(lc.coef, lc.qt, decode_luma(lc.coef, lc.qt))
+    assert dq.gain > 0.15
+    assert dq.primary_quality is not None and abs(dq.primary_quality - 60) <= 3
+
+
+def test_single_compressed_not_double() -> None:
+    lc = read_coefficients(load_image(_jpeg(_scene(320, 320, 5), 90)))
+    assert lc is not None
+    dq = double_quantization(lc.coef, lc.qt, decode_luma(lc.coef, lc.qt))
+    assert dq.gain < 0.15
+
+
+def test_pasted_single_compressed_region_is_localized() -> None:
+    forged, auth, mask = _forgery(60, 90, seed=3)
+    det = JpegDetector()
+    ev = det.run(load_image(forged), Context(profile="default"))
+    assert ev.skipped is None and ev.map is not None and ev.map.shape == mask.shape
+    inner = mask.copy()
+    inner[:8] = False
+    assert ev.map[mask].mean() > ev.map[~mask].mean() + 0.3
+    assert ev.score is not None and ev.score > 0.5
+    assert any(f.code == "jpeg.double_compressed" for f in ev.findings)
+    ev_a = det.run(load_image(auth), Context(profile="default"))
+    assert ev_a.score is not None and ev_a.score < 0.5
+    assert float((ev_a.map > 0.5).mean()) < 0.05
+
+
+def test_orientation_maps_to_display() -> None:
+    """An EXIF-rotated file: the map must follow the displayed picture, not the stored raster."""
+    forged, _, mask = _forgery(60, 90, seed=4)
+    im = Image.open(io.BytesIO(forged))
+    ex = im.getexif()
+    ex[0x0112] = 6
+    b = io.BytesIO()
+    # re-wrap the same JPEG stream with an orientation tag, without recompressing: write via jpeglib-free trick:
+    # Pillow re-encodes, so use the coefficient-preserving route of saving at 'keep' quality
+    im.save(b, format="JPEG", quality="keep", exif=ex.tobytes())
+    data = b.getvalue()
+    img = load_image(data)
+    assert img.orientation == 6 and img.shape == (320, 320)
+    ev = JpegDetector().run(img, Context(profile="fast"))
+    disp_mask = np.rot90(mask, -1)
+    assert ev.map is not None
+    assert ev.map[disp_mask].mean() > ev.map[~disp_mask].mean() + 0.3
+
+
+def test_non_jpeg_never_compressed() -> None:
+    b = io.BytesIO()
+    Image.fromarray(_scene(200, 240, 2)).save(b, format="PNG")
+    ev = JpegDetector().run(load_image(b.getvalue()), Context(profile="default"))
+    assert ev.skipped is None
+    assert ev.score is not None and ev.score < 0.5
+    assert any(f.code == "jpeg.never_compressed" for f in ev.findings)
+    assert ev.reliability is not None and float(ev.reliability.mean()) < 0.3
+
+
+def test_png_of_a_decoded_jpeg_shows_grid() -> None:
+    rgb = _decode(_jpeg(_scene(256, 256, 7), 50))
+    shifted = rgb[3:, 5:]  # cropped: grid now at offset (5, 3)
+    g = grid_analysis(np.asarray(Image.fromarray(shifted).convert("L"), dtype=np.float32), expected=None)
+    assert g.phase == ((8 - 3) % 8, (8 - 5) % 8)
+    assert g.strength > 0.12
+
+
+def test_tiny_image_skipped() -> None:
+    ev = JpegDetector().run(load_image(_jpeg(_scene(40, 40, 0), 90)), Context())
+    assert ev.skipped is not None
