@@ -109,9 +109,11 @@ def test_detector_reports_status_and_findings(signed: bytes) -> None:
     ev2 = C2paDetector().run(load_image(bytes(t)), Context())
     assert ev2.extra["status"] == "tampered"
     assert ev2.score is not None and ev2.score > 0.5
+    assert ev2.extra["manipulated"] > 0.5  # what fusion reads for provenance evidence
     assert any(f.supports == Supports.MANIPULATED for f in ev2.findings)
     ev3 = C2paDetector().run(load_image(_jpeg(photo(128, 128))), Context())
     assert ev3.extra["status"] == "absent" and ev3.score is None
+    assert "ai_generated" not in ev3.extra and "manipulated" not in ev3.extra
 
 
 def test_ai_generated_assertion_is_surfaced(certs: dict[str, bytes]) -> None:
@@ -141,6 +143,7 @@ def test_ai_generated_assertion_is_surfaced(certs: dict[str, bytes]) -> None:
     assert rep.ai_generated and rep.generator == "TestDiffusion 9"
     ev = C2paDetector().run(load_image(out.getvalue()), Context())
     assert any(f.code == "c2pa.ai_generated" and f.supports == Supports.AI_GENERATED for f in ev.findings)
+    assert ev.extra["ai_generated"] > 0.9 and ev.extra["declares_ai_generated"] is True
 
 
 def test_durable_credentials_survive_stripping(certs: dict[str, bytes], tmp_path: Path) -> None:

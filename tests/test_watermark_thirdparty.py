@@ -103,6 +103,7 @@ def test_our_detector_needs_key_and_reports_holes() -> None:
     ev2 = OurWatermarkDetector().run(load_image(_png(spliced)), ctx)
     assert ev2.score is not None and clean_score is not None
     assert ev2.score > 0.5 > clean_score
+    assert ev2.extra["manipulated"] == ev2.score
     assert any(f.code == "watermark.hole" and f.supports == Supports.MANIPULATED for f in ev2.findings)
     ev3 = OurWatermarkDetector().run(load_image(_png(base)), ctx)
     assert ev3.score is None and any(f.code == "watermark.absent" for f in ev3.findings)

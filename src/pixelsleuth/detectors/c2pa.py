@@ -40,6 +40,8 @@ class C2paDetector(Detector):
                 skipped=str(e), findings=[Finding(f"C2PA check skipped: {e}.", code="c2pa.skipped")]
             )
         extra = rep.to_dict()
+        # fusion reads numeric extra["manipulated"] / extra["ai_generated"]; keep the boolean under another name
+        extra["declares_ai_generated"] = bool(extra.pop("ai_generated", False))
         f: list[Finding] = []
         score: float | None = None
         if rep.status == "absent":
@@ -65,6 +67,7 @@ class C2paDetector(Detector):
                 )
             )
             score = 0.9
+            extra["manipulated"] = 0.9
         elif rep.status == "valid":
             f.append(
                 Finding(f"Valid content credentials signed by {who}, a trusted signer.", code="c2pa.valid")
@@ -103,6 +106,7 @@ class C2paDetector(Detector):
                 )
             )
         if rep.ai_generated:
+            extra["ai_generated"] = 0.97 if rep.status != "tampered" else 0.7
             f.append(
                 Finding(
                     "The credentials declare AI-generated content (digital source type "

@@ -64,6 +64,7 @@ class OurWatermarkDetector(Detector):
             )
         )
         score = hole_score(res.hole_fraction)
+        extra["manipulated"] = score  # fusion reads this for watermark-family evidence
         if score >= 0.5:
             sev = Severity.STRONG if res.hole_fraction >= 0.1 else Severity.MODERATE
             findings.append(
