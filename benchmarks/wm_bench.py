@@ -6,7 +6,10 @@ Writes one JSON per run; ``--report`` turns JSON files into the markdown tables 
     python benchmarks/wm_bench.py --methods ours,dwtDct,dwtDctSvd --n 200 --out /tmp/wm_main.json
     python benchmarks/wm_bench.py --methods blind_watermark,rivaGan --n 30 --out /tmp/wm_slow.json
     python benchmarks/wm_bench.py --localization --n 100 --out /tmp/wm_loc.json
-    python benchmarks/wm_bench.py --report /tmp/wm_main.json /tmp/wm_slow.json /tmp/wm_loc.json
+    python benchmarks/wm_bench.py --report /tmp/wm_main.jsonl /tmp/wm_slow.jsonl /tmp/wm_loc.json
+
+Method runs also append one JSON line per (photo, method) to ``<out>l`` (e.g. /tmp/wm_main.jsonl), so a
+partial run can be reported (only photos that every method of that run finished are counted).
 """
 
 from __future__ import annotations
@@ -137,25 +140,27 @@ class Method:
         return binom_tail(32, int(np.sum(got == truth)))
 
 
-def run_methods(methods: list[str], n: int, fpr_n: int) -> dict:
+def run_methods(methods: list[str], n: int, fpr_n: int, out: str, start: int = 0) -> dict:
+    """Photo by photo (every method on the same photo before the next), appending one JSON line per
+    (photo, method) to ``out + 'l'`` so a partial run is usable; returns everything at the end."""
     from rich.progress import Progress
 
     paths = photo_list(n)
     res: dict = {"photos": [os.path.relpath(p, DATA) for p in paths], "attacks": list(ATTACKS), "methods": {}}
-    with Progress() as prog:
-        for m in methods:
-            meth = Method(m)
-            rows = []
-            task = prog.add_task(m, total=len(paths))
-            for idx, p in enumerate(paths):
-                img = load(p)
-                bits = payload_bits(p)
+    meths = [Method(m) for m in methods]
+    with Progress() as prog, open(out + "l", "a") as jl:
+        task = prog.add_task(",".join(methods), total=len(paths) - start)
+        for idx in range(start, len(paths)):
+            p = paths[idx]
+            img = load(p)
+            bits = payload_bits(p)
+            mp = img.shape[0] * img.shape[1] / 1e6
+            for meth in meths:
                 t0 = time.perf_counter()
                 marked = meth.embed(img, bits)
                 te = time.perf_counter() - t0
-                mp = img.shape[0] * img.shape[1] / 1e6
-                row = {"photo": os.path.basename(p), "mp": mp, "embed_s": te, "psnr": psnr(img, marked),
-                       "ssim": ssim(img, marked), "attacks": {}}  # fmt: skip
+                row = {"method": meth.name, "photo": os.path.basename(p), "mp": mp, "embed_s": te,
+                       "psnr": psnr(img, marked), "ssim": ssim(img, marked), "attacks": {}}  # fmt: skip
                 for a_i, a in enumerate(ATTACKS):
                     seed = 1000 * idx + a_i
                     att = attack(a, marked, seed)
@@ -169,10 +174,23 @@ def run_methods(methods: list[str], n: int, fpr_n: int) -> dict:
                         un = attack(a, img, seed)
                         got_u, p_u = meth.decode(un)
                         row["attacks"][a]["p_unmarked"] = meth.p_known(got_u, bits, p_u)
-                rows.append(row)
-                prog.advance(task)
-            res["methods"][m] = rows
+                res["methods"].setdefault(meth.name, []).append(row)
+                jl.write(json.dumps(row) + "\n")
+                jl.flush()
+            prog.advance(task)
     return res
+
+
+def load_jsonl(path: str) -> dict:
+    """Rebuild a result dict from a (possibly partial) JSON-lines file, keeping photos every method finished."""
+    rows: dict[str, dict[str, dict]] = {}
+    for line in open(path):
+        if line.strip():
+            r = json.loads(line)
+            rows.setdefault(r["method"], {})[r["photo"]] = r
+    common = set.intersection(*(set(v) for v in rows.values())) if rows else set()
+    methods = {m: [v[ph] for ph in sorted(common)] for m, v in rows.items()}
+    return {"attacks": list(ATTACKS), "methods": methods}
 
 
 def run_localization(n: int, frac: float = 0.2) -> dict:
@@ -229,7 +247,7 @@ def _fmt(x: float, nd: int = 3) -> str:
 def report(files: list[str]) -> str:
     out = []
     for f in files:
-        d = json.load(open(f))
+        d = load_jsonl(f) if f.endswith(".jsonl") else json.load(open(f))
         if "methods" in d:
             methods = d["methods"]
             names = list(methods)
@@ -326,6 +344,7 @@ def main() -> None:
     ap.add_argument(
         "--fpr-n", type=int, default=None, help="photos whose unmarked copies are also decoded (default all)"
     )
+    ap.add_argument("--start", type=int, default=0, help="resume at this photo index (JSON lines append)")
     ap.add_argument("--localization", action="store_true")
     ap.add_argument("--out", default="/tmp/wm_bench.json")
     ap.add_argument("--report", nargs="+", default=None)
@@ -338,7 +357,7 @@ def main() -> None:
     if a.localization:
         res = run_localization(a.n)
     else:
-        res = run_methods(a.methods.split(","), a.n, a.n if a.fpr_n is None else a.fpr_n)
+        res = run_methods(a.methods.split(","), a.n, a.n if a.fpr_n is None else a.fpr_n, a.out, a.start)
     res["command"] = " ".join(sys.argv)
     json.dump(res, open(a.out, "w"))
     print(f"wrote {a.out}")
