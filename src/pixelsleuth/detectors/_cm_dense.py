@@ -12,6 +12,16 @@ from scipy import ndimage as ndi
 from pixelsleuth.detectors._cm_geometry import apply_affine, invert_affine
 
 
+def fill_holes(mask: np.ndarray) -> np.ndarray:
+    """Fill enclosed holes of a boolean mask (flood fill of the background from the border)."""
+    h, w = mask.shape
+    pad = np.zeros((h + 2, w + 2), np.uint8)
+    pad[1:-1, 1:-1] = mask.astype(np.uint8)
+    ff_mask = np.zeros((h + 4, w + 4), np.uint8)
+    cv2.floodFill(pad, ff_mask, (0, 0), 2)
+    return pad[1:-1, 1:-1] != 2
+
+
 def local_zncc(a: np.ndarray, b: np.ndarray, win: int) -> tuple[np.ndarray, np.ndarray]:
     """Zero-mean normalised cross-correlation of ``a`` and ``b`` in a ``win`` x ``win`` window, and the
     smaller of the two local standard deviations (to tell textured from flat windows)."""
@@ -61,7 +71,7 @@ def verify_affine(
         r = max(3, int(round(win * 0.8)))
         ker = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
         closed = cv2.morphologyEx(good, cv2.MORPH_CLOSE, ker)
-        closed = ndi.binary_fill_holes(closed > 0) & valid
+        closed = fill_holes(closed > 0) & valid
         lab, n = ndi.label(closed)
         keep = np.zeros(n + 1, dtype=bool)
         if n and len(seeds):
@@ -113,7 +123,7 @@ def refine_ecc(gray: np.ndarray, A: np.ndarray, src_pts: np.ndarray, pad: int = 
     W = np.asarray(A, np.float64) @ np.array([[1, 0, x0], [0, 1, y0], [0, 0, 1]], np.float64)
     W = W.astype(np.float32)
     try:
-        crit = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 40, 1e-4)
+        crit = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 25, 1e-3)
         _, W = cv2.findTransformECC(tmpl, np.asarray(gray, np.float32), W, cv2.MOTION_AFFINE, crit, None, 3)
     except cv2.error:
         return A

@@ -49,22 +49,20 @@ def g2nn_pairs(
     if n_a < 2 or n_b < 3:
         return np.zeros((0, 2), dtype=np.int64)
     k = int(min(k, n_b))
-    matcher = cv2.BFMatcher(cv2.NORM_L2)
-    knn = matcher.knnMatch(desc_a.astype(np.float32), desc_b.astype(np.float32), k=k)
+    dist_all, idx_all = knn_l2(desc_a.astype(np.float32), desc_b.astype(np.float32), k)
     out: list[tuple[int, int]] = []
-    for i, row in enumerate(knn):
+    for i in range(n_a):
+        d_row, j_row = dist_all[i], idx_all[i]
         if same_set:
-            row = [m for m in row if m.trainIdx != i]
-        if len(row) < 2:
+            keep = j_row != i
+            d_row, j_row = d_row[keep], j_row[keep]
+        if len(j_row) < 2:
             continue
-        d = np.array([m.distance for m in row], dtype=np.float64)
-        for m_i in range(len(row) - 1):
-            nxt = d[m_i + 1]
-            if nxt <= 1e-9 or d[m_i] / nxt < ratio:
-                j = row[m_i].trainIdx
-                out.append((i, j))
-            else:
-                break
+        nxt = d_row[1:]
+        ok = (nxt <= 1e-9) | (d_row[:-1] < ratio * nxt)
+        n_ok = len(ok) if ok.all() else int(np.argmin(ok))
+        for m_i in range(n_ok):
+            out.append((i, int(j_row[m_i])))
     if not out:
         return np.zeros((0, 2), dtype=np.int64)
     pairs = np.array(out, dtype=np.int64)
@@ -74,6 +72,37 @@ def g2nn_pairs(
         pairs = np.sort(pairs, axis=1)
         pairs = np.unique(pairs, axis=0)
     return pairs
+
+
+def knn_l2(a: np.ndarray, b: np.ndarray, k: int, chunk: int = 1024) -> tuple[np.ndarray, np.ndarray]:
+    """Exact k nearest neighbours (Euclidean) of each row of ``a`` among rows of ``b``, sorted by distance.
+    Brute force: faiss when available, else matrix products in chunks."""
+    try:
+        import faiss
+
+        index = faiss.IndexFlatL2(b.shape[1])
+        index.add(np.ascontiguousarray(b, dtype=np.float32))
+        d2, ix = index.search(np.ascontiguousarray(a, dtype=np.float32), k)
+        return np.sqrt(np.maximum(d2, 0.0)).astype(np.float32), ix.astype(np.int64)
+    except ImportError:  # pragma: no cover - faiss is a declared dependency
+        pass
+    bb = (b * b).sum(axis=1)
+    dists = np.empty((len(a), k), np.float32)
+    idx = np.empty((len(a), k), np.int64)
+    for s0 in range(0, len(a), chunk):
+        blk = a[s0 : s0 + chunk]
+        d2 = (blk * blk).sum(axis=1)[:, None] + bb[None, :] - 2.0 * (blk @ b.T)
+        np.maximum(d2, 0.0, out=d2)
+        part = (
+            np.argpartition(d2, k - 1, axis=1)[:, :k]
+            if k < d2.shape[1]
+            else np.tile(np.arange(d2.shape[1]), (len(blk), 1))
+        )
+        pd = np.take_along_axis(d2, part, axis=1)
+        order = np.argsort(pd, axis=1)
+        idx[s0 : s0 + chunk] = np.take_along_axis(part, order, axis=1)
+        dists[s0 : s0 + chunk] = np.sqrt(np.take_along_axis(pd, order, axis=1))
+    return dists, idx
 
 
 def _affine_from_3(p: np.ndarray, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

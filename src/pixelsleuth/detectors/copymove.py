@@ -47,9 +47,9 @@ from pixelsleuth.io.image import ImageData
 # Logistic calibration of a candidate's probability: z = sum(w_i * f_i) + b, with
 # f = (log10 verified area in per-mille of the image, log10 supporting matches, mean local correlation - 0.9,
 # pooled high-pass residual correlation, fraction of near-identical (corr > 0.95) region pixels).
-# Fitted with benchmarks/manip_copymove_calibrate.py on the synthetic training split.
-_CAL_W = (1.254, 1.03, 15.636, -4.707, 0.0)
-_CAL_B = -0.033
+# Fitted with benchmarks/manip_copymove_calibrate.py on COVERAGE pairs 1-50 and the synthetic 'train' split.
+_CAL_W = (-0.713, 1.742, 13.09, -6.608, 4.501)
+_CAL_B = 2.829
 
 _PROFILE_SETTINGS: dict[str, dict[str, Any]] = {
     "fast": {"max_pixels": 0.35e6, "blocks": False, "flip": False, "max_kp": 2500},
