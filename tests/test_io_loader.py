@@ -484,3 +484,17 @@ def test_modes_fixture_dir_if_present() -> None:
         except UnsupportedFormatError:
             continue
         assert img.rgb.ndim == 3 and img.rgb.shape[2] == 3 and img.rgb.dtype == np.uint8, p.name
+
+
+def test_truncated_images_global_is_forced_off() -> None:
+    from PIL import ImageFile
+
+    b = SAMPLES["PNG"]
+    old = ImageFile.LOAD_TRUNCATED_IMAGES
+    try:
+        ImageFile.LOAD_TRUNCATED_IMAGES = True
+        with pytest.raises(IntakeError):
+            load_image(b[: len(b) // 2])
+        assert ImageFile.LOAD_TRUNCATED_IMAGES is False
+    finally:
+        ImageFile.LOAD_TRUNCATED_IMAGES = old

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
+import logging
 import os
 import struct
 import tempfile
@@ -61,6 +62,8 @@ try:  # HEIF/HEIC through libheif; Pillow >= 11.2 reads AVIF natively.
 except Exception:  # noqa: BLE001 - optional codec
     pillow_heif = None
     _HEIF_ERRORS = ()
+
+log = logging.getLogger(__name__)
 
 SUPPORTED_FORMATS = ("JPEG", "PNG", "WEBP", "TIFF", "BMP", "GIF", "HEIF", "AVIF", "PPM")
 
@@ -464,8 +467,10 @@ def load_image(src: str | os.PathLike[str] | bytes, limits: IntakeLimits | None 
     if not allowed:
         hint = " (install pillow-heif)" if fmt in ("HEIF", "AVIF") else ""
         raise UnsupportedFormatError(f"{name}: no decoder for {fmt} is available here{hint}")
-    if ImageFile.LOAD_TRUNCATED_IMAGES:  # someone flipped the global; refuse to silently accept broken files
-        raise RuntimeError("PIL.ImageFile.LOAD_TRUNCATED_IMAGES must be False for pixelsleuth intake")
+    if ImageFile.LOAD_TRUNCATED_IMAGES:
+        # someone flipped Pillow's global; truncated files must be refused, not silently padded with grey
+        log.warning("PIL.ImageFile.LOAD_TRUNCATED_IMAGES was True; pixelsleuth intake resets it to False")
+        ImageFile.LOAD_TRUNCATED_IMAGES = False
 
     jhdr = parse_jpeg_header(data) if fmt == "JPEG" else None
     decl = _declared_size(data, fmt, jhdr)
