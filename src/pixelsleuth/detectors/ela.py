@@ -68,15 +68,15 @@ def _block_mean(a: np.ndarray, b: int) -> np.ndarray:
 def blockiness(y: np.ndarray) -> float:
     """Ratio of the mean absolute luma step across 8-pixel grid lines to the step elsewhere (1.0 = no grid)."""
     yf = y.astype(np.float32)
-    dh = np.abs(np.diff(yf, axis=1))
-    dv = np.abs(np.diff(yf, axis=0))
-    if dh.shape[1] < 16 or dv.shape[0] < 16:
+    if yf.shape[0] < 17 or yf.shape[1] < 17:
         return 1.0
-    col = np.arange(dh.shape[1])
-    row = np.arange(dv.shape[0])
-    on = np.concatenate([dh[:, col % 8 == 7].ravel(), dv[row % 8 == 7].ravel()])
-    off = np.concatenate([dh[:, col % 8 != 7].ravel(), dv[row % 8 != 7].ravel()])
-    return float((on.mean() + 1e-3) / (off.mean() + 1e-3))
+    dh = np.abs(np.diff(yf, axis=1)).mean(axis=0)  # one mean per column step
+    dv = np.abs(np.diff(yf, axis=0)).mean(axis=1)  # one mean per row step
+    ch, cv = np.arange(dh.size) % 8 == 7, np.arange(dv.size) % 8 == 7
+    nh, nv = yf.shape[0], yf.shape[1]  # samples behind each column / row mean
+    on = (dh[ch].sum() * nh + dv[cv].sum() * nv) / (ch.sum() * nh + cv.sum() * nv)
+    off = (dh[~ch].sum() * nh + dv[~cv].sum() * nv) / ((~ch).sum() * nh + (~cv).sum() * nv)
+    return float((on + 1e-3) / (off + 1e-3))
 
 
 TEXTURE_SIGMAS = (1.0, 3.0)  # chosen on the calibration split (benchmarks/ela_synthetic.py)
@@ -108,13 +108,17 @@ def _expected_fit(x: np.ndarray, y: np.ndarray, nbins: int = 16) -> tuple[np.nda
 
 
 def ela_analysis(
-    rgb: np.ndarray, qualities: tuple[int, ...], block: int = 16, two_sided: bool = True
+    rgb: np.ndarray,
+    qualities: tuple[int, ...],
+    block: int = 16,
+    two_sided: bool = True,
+    measure_blockiness: bool = True,
 ) -> ElaResult:
     y = _luma(rgb)
     yf = y.astype(np.float32)
     h, w = y.shape
     hb, wb = h // block, w // block
-    blk = blockiness(y)
+    blk = blockiness(y) if measure_blockiness else float("nan")
     if hb < 4 or wb < 4:
         empty = np.zeros((max(hb, 1), max(wb, 1)), np.float32)
         return ElaResult(empty, empty.astype(bool), block, 0.0, {}, blk > 1.1, blk)
@@ -182,6 +186,13 @@ def _best_component(z: np.ndarray, valid: np.ndarray) -> tuple[float, dict[str, 
     return best, info
 
 
+def _to_pixels(a: np.ndarray, block: int, h: int, w: int, interp: int) -> np.ndarray:
+    """Block grid -> H x W: resize to the covered area, then extend the edge over the uncovered remainder."""
+    ch, cw = min(h, a.shape[0] * block), min(w, a.shape[1] * block)
+    up = cv2.resize(a, (max(cw, 1), max(ch, 1)), interpolation=interp)
+    return np.pad(up, ((0, h - up.shape[0]), (0, w - up.shape[1])), mode="edge").astype(np.float32)
+
+
 def _score(strength: float) -> float:
     return float(1.0 / (1.0 + np.exp(-_SCORE_SLOPE * (strength - _SCORE_MID))))
 
@@ -202,24 +213,14 @@ class ElaDetector(Detector):
         profile = context.profile if context.profile in _PROFILE_QUALITIES else "default"
         qualities = tuple(context.opt(self.name, "qualities", _PROFILE_QUALITIES[profile]))
         block = int(context.opt(self.name, "block", _PROFILE_BLOCK[profile]))
-        res = ela_analysis(np.asarray(image.rgb), qualities, block)
+        is_jpeg = image.format == "JPEG"
+        res = ela_analysis(np.asarray(image.rgb), qualities, block, measure_blockiness=not is_jpeg)
         h, w = image.shape
         findings: list[Finding] = []
-        is_jpeg = image.format == "JPEG"
         compressed = is_jpeg or res.compressed_before
-        zmap = cv2.resize(
-            res.z, (res.z.shape[1] * block, res.z.shape[0] * block), interpolation=cv2.INTER_LINEAR
-        )
-        full = np.zeros((h, w), np.float32)
-        full[: zmap.shape[0], : zmap.shape[1]] = zmap[:h, :w]
-        m = 1.0 / (1.0 + np.exp(-1.5 * (np.abs(full) - 2.5)))
-        rel_blocks = cv2.resize(
-            res.valid.astype(np.float32),
-            (res.z.shape[1] * block, res.z.shape[0] * block),
-            interpolation=cv2.INTER_NEAREST,
-        )
-        rel = np.zeros((h, w), np.float32)
-        rel[: rel_blocks.shape[0], : rel_blocks.shape[1]] = rel_blocks[:h, :w]
+        m_blocks = (1.0 / (1.0 + np.exp(-1.5 * (np.abs(res.z) - 2.5)))).astype(np.float32)
+        m = _to_pixels(m_blocks, block, h, w, cv2.INTER_LINEAR)
+        rel = _to_pixels(res.valid.astype(np.float32), block, h, w, cv2.INTER_NEAREST)
         score = _score(res.strength)
         base_rel = 1.0 if compressed else 0.4
         rel *= base_rel
@@ -272,7 +273,7 @@ class ElaDetector(Detector):
                 "strength": round(res.strength, 4),
                 "qualities": list(qualities),
                 "block": block,
-                "blockiness": round(res.blockiness, 4),
+                "blockiness": None if np.isnan(res.blockiness) else round(res.blockiness, 4),
                 "compressed_before": bool(compressed),
                 "component": res.component,
             },
