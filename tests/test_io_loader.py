@@ -498,3 +498,17 @@ def test_truncated_images_global_is_forced_off() -> None:
         assert ImageFile.LOAD_TRUNCATED_IMAGES is False
     finally:
         ImageFile.LOAD_TRUNCATED_IMAGES = old
+
+
+def test_jpeg_extended_xmp_reassembled() -> None:
+    ext = b"<x:xmpmeta>" + b"E" * 300 + b"</x:xmpmeta>"
+    guid = b"0123456789ABCDEF0123456789ABCDEF"
+    segs = b""
+    for off in (0, 150):
+        chunk = ext[off : off + 150] if off == 0 else ext[off:]
+        payload = b"http://ns.adobe.com/xmp/extension/\x00" + guid + struct.pack(">II", len(ext), off) + chunk
+        segs += b"\xff\xe1" + struct.pack(">H", len(payload) + 2) + payload
+    j = encode(natural(), "JPEG", xmp=XMP.encode())
+    d = load_image(j[:2] + segs + j[2:])
+    assert d.metadata.other["xmp_extended"] == ext.decode()
+    assert d.metadata.xmp is not None and "UnitTest" in d.metadata.xmp

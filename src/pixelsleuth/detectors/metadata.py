@@ -231,6 +231,9 @@ class MetadataDetector(Detector):
         md = image.metadata
         ex = md.exif
         xmp = md.xmp or ""
+        ext = md.other.get("xmp_extended")
+        if isinstance(ext, str) and ext:
+            xmp = xmp + "\n" + ext  # JPEG extended XMP (large packets, e.g. edit histories)
         findings: list[Finding] = []
         emap: np.ndarray | None = None
 

@@ -44,6 +44,7 @@ from pixelsleuth.io.image import ImageData, JpegData, MetadataBlocks
 from pixelsleuth.io.jpeg import JpegHeader, estimate_quality, parse_jpeg_header
 from pixelsleuth.io.meta import (
     RawMeta,
+    assemble_extended_xmp,
     jpeg_blocks,
     parse_exif,
     pil_blocks,
@@ -558,7 +559,9 @@ def load_image(src: str | os.PathLike[str] | bytes, limits: IntakeLimits | None 
 
     other: dict[str, Any] = dict(raw.other)
     if raw.xmp_extended:
-        other["xmp_extended_bytes"] = sum(len(x) for x in raw.xmp_extended)
+        ext = assemble_extended_xmp(raw.xmp_extended)
+        if ext:
+            other["xmp_extended"] = ext
     if raw.warnings:
         other["warnings"] = list(raw.warnings)
     if notes:

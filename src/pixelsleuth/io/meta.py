@@ -91,6 +91,30 @@ def jpeg_blocks(hdr: JpegHeader, meta: RawMeta) -> None:
             meta.comments.append(_strip_nul(t))
 
 
+def assemble_extended_xmp(parts: list[bytes], limit: int = MAX_TEXT_BYTES) -> str | None:
+    """Reassemble JPEG extended XMP (APP1 chunks: 32-byte GUID, full length, offset, data) into one string."""
+    if not parts:
+        return None
+    total = 0
+    for p in parts:
+        if len(p) >= 40:
+            total = max(total, struct.unpack(">I", p[32:36])[0])
+    total = min(total, limit)
+    if total <= 0:
+        return None
+    buf = bytearray(total)
+    for p in parts:
+        if len(p) < 40:
+            continue
+        off = struct.unpack(">I", p[36:40])[0]
+        data = p[40:]
+        if off >= total:
+            continue
+        chunk = data[: total - off]
+        buf[off : off + len(chunk)] = chunk
+    return _text(bytes(buf).rstrip(b"\x00"))
+
+
 def _photoshop_iptc(p: bytes) -> bytes | None:
     """Find image resource 0x0404 (IPTC-NAA) in a Photoshop IRB block."""
     i, out = 0, None
