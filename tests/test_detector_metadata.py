@@ -8,6 +8,8 @@ import struct
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 
@@ -15,6 +17,7 @@ from _imagegen import encode, natural
 from pixelsleuth.detectors.base import Context, Evidence, Family, Severity, Supports
 from pixelsleuth.detectors.metadata import MetadataDetector, parse_date
 from pixelsleuth.detectors.registry import all_detectors
+from pixelsleuth.errors import IntakeError
 from pixelsleuth.io import load_image
 
 IPTC_DST = "http://cv.iptc.org/newscodes/digitalsourcetype/"
@@ -320,3 +323,24 @@ def test_all_formats_run() -> None:
         assert ev.score is not None and ev.score < 0.5, name
         img = Image.open(io.BytesIO(b))
         assert img.size == (64, 48)
+
+
+def _rich_file() -> bytes:
+    a = natural(120, 160, 4)
+    return _with_thumbnail(a, _small(a))
+
+
+@settings(max_examples=80, deadline=None, derandomize=True)
+@given(st.lists(st.tuples(st.floats(0.0, 0.999), st.integers(0, 7)), min_size=1, max_size=8))
+def test_damaged_metadata_never_breaks_the_detector(flips: list[tuple[float, int]]) -> None:
+    b = bytearray(_rich_file())
+    exif_end = min(len(b), 2 + 4 + 60 + 2 * 12 + 1200)  # the APP1/EXIF segment and the thumbnail sit up front
+    for pos, bit in flips:
+        b[2 + int(pos * (exif_end - 2))] ^= 1 << bit
+    try:
+        img = load_image(bytes(b))
+    except IntakeError:
+        return
+    ev = MetadataDetector().run(img, Context())
+    assert ev.skipped is None, ev.skipped
+    json.dumps(ev.to_dict())

@@ -198,7 +198,8 @@ def compare_thumbnail(
             hot = cells > max(1.0, 4.0 * float(np.median(cells)))
             grown = cv2.dilate(hot.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
             keep = ~np.kron(grown, np.ones((size // 8, size // 8), bool))
-            corr_rest = float(np.corrcoef(a[keep], b[keep])[0, 1]) if keep.sum() > 16 else corr
+            with np.errstate(invalid="ignore", divide="ignore"):
+                corr_rest = float(np.corrcoef(a[keep], b[keep])[0, 1]) if keep.sum() > 16 else corr
             best = {
                 "corr": corr,
                 "corr_outside_hot": corr_rest if np.isfinite(corr_rest) else corr,
