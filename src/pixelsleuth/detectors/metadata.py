@@ -589,7 +589,7 @@ class MetadataDetector(Detector):
             score=probs[main],
             map=emap,
             findings=findings,
-            extra={**probs, "main_hypothesis": main},
+            extra={**probs, "main_hypothesis": main, "baseline": dict(_BASE)},
         )
 
     @staticmethod
