@@ -158,26 +158,28 @@ def grid_analysis(y: np.ndarray, expected: tuple[int, int] | None, win_blocks: i
     strength = float(min(sx.max(), sy.max()))
     exp = expected if expected is not None else phase
     k = min(win_blocks, bh, bw)
-    wx = ndimage.uniform_filter(px, size=(k, k, 1), mode="nearest")
-    wy = ndimage.uniform_filter(py, size=(k, k, 1), mode="nearest")
-    wscale = (
-        ndimage.uniform_filter(
-            np.abs(np.diff(y[:h8, :w8], axis=1, append=0)).reshape(bh, 8, bw, 8).mean((1, 3)),
-            size=k,
-            mode="nearest",
-        )
-        + 0.5
-    )
-    wx = (wx - np.median(wx, axis=2, keepdims=True)) / (8.0 * wscale[..., None])
-    wy = (wy - np.median(wy, axis=2, keepdims=True)) / (8.0 * wscale[..., None])
-    local = np.minimum(wx[:, :, exp[1]], wy[:, :, exp[0]])
-    ox = wx.copy()
-    ox[:, :, exp[1]] = -np.inf
-    oy = wy.copy()
-    oy[:, :, exp[0]] = -np.inf
-    # a misaligned grid shows up in both directions unless one offset is zero (then that direction coincides)
-    bx_off, by_off = ox.max(axis=2), oy.max(axis=2)
-    off = np.maximum(np.minimum(bx_off, by_off), 0.5 * np.maximum(bx_off, by_off))
+    # local profiles: boundary differences relative to their neighbourhood (texture-normalized), per phase
+    profs = []
+    for axis in (1, 0):
+        x = y[:h8, :w8] if axis == 1 else y[:h8, :w8].T
+        d = np.abs(np.diff(x, axis=1))
+        d = d / (ndimage.uniform_filter1d(d, 9, axis=1) + 1.0)
+        full = np.zeros_like(x)
+        full[:, 1:] = d
+        if axis == 1:
+            pr = full.reshape(bh, 8, bw, 8).sum(1)  # (bh, bw, col phase)
+        else:
+            pr = full.reshape(bw, 8, bh, 8).sum(1).transpose(1, 0, 2)  # (bh, bw, row phase)
+        pr = ndimage.uniform_filter(pr, size=(k, k, 1), mode="nearest")
+        profs.append(pr / (pr.mean(axis=2, keepdims=True) + 1e-6) - 1.0)
+    local = np.minimum(profs[0][:, :, exp[1]], profs[1][:, :, exp[0]])
+    offs = []
+    for pr, e in ((profs[0], exp[1]), (profs[1], exp[0])):
+        q = pr.copy()
+        q[:, :, e] = -np.inf
+        offs.append(q.max(axis=2))
+    # a misaligned grid must show in both directions (a pure 1-D shift is rare and easily confused with texture)
+    off = np.minimum(offs[0], offs[1])
     return GridResult(phase=phase, strength=strength, off_map=off, local_strength=local)
 
 
