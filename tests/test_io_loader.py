@@ -226,6 +226,12 @@ def test_animated_gif_first_frame() -> None:
     assert abs(int(d.rgb[8, 8, 0]) - 10) <= 3
     still = load_image(encode(frames[1], "GIF"))
     assert still.n_frames == 1 and not still.animated
+    assert load_image(b.getvalue(), IntakeLimits(max_frames_counted=2)).n_frames == 2  # bounded counting
+    for fmt in ("PNG", "WEBP"):  # APNG and animated WebP
+        b2 = io.BytesIO()
+        frames[0].save(b2, fmt, save_all=True, append_images=frames[1:])
+        d2 = load_image(b2.getvalue())
+        assert d2.animated and d2.n_frames == 3, fmt
 
 
 @pytest.mark.parametrize("fmt", ["HEIF", "AVIF"])

@@ -386,6 +386,21 @@ def _quiet_native_stderr() -> Iterator[None]:
             os.close(saved)
 
 
+def _count_frames(im: Image.Image, fmt: str, cap: int, notes: list[str]) -> int:
+    """Frame count; GIF and APNG are counted by seeking frame by frame, up to ``cap`` (bounded time)."""
+    if fmt not in ("GIF", "PNG"):
+        return int(getattr(im, "n_frames", 1))
+    n = 1
+    try:
+        while n < cap:
+            im.seek(n)
+            n += 1
+    except EOFError:
+        return n
+    notes.append(f"frame count stopped at {cap}")
+    return n
+
+
 def _read_coefficients(data: bytes, ncomp: int) -> tuple[tuple[np.ndarray, ...] | None, str | None]:
     if ncomp not in (1, 3):
         return None, f"DCT coefficients are not read for {ncomp}-component JPEGs"
@@ -497,7 +512,7 @@ def load_image(src: str | os.PathLike[str] | bytes, limits: IntakeLimits | None 
             try:
                 animated = bool(getattr(im, "is_animated", False))
                 if animated:
-                    n_frames = int(getattr(im, "n_frames", 1))
+                    n_frames = _count_frames(im, fmt, limits.max_frames_counted, notes)
                     im.seek(0)
             except Exception as e:  # noqa: BLE001 - a broken later frame does not spoil the first one
                 notes.append(f"could not count frames ({type(e).__name__})")
