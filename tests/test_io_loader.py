@@ -520,3 +520,10 @@ def test_jpeg_extended_xmp_reassembled() -> None:
     d = load_image(j[:2] + segs + j[2:])
     assert d.metadata.other["xmp_extended"] == ext.decode()
     assert d.metadata.xmp is not None and "UnitTest" in d.metadata.xmp
+
+
+def test_zero_size_header_is_corrupt() -> None:
+    with pytest.raises(CorruptImageError):
+        load_image(giant_png(0, 10))
+    with pytest.raises(CorruptImageError):
+        load_image(giant_gif(0, 0))
