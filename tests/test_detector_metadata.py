@@ -344,3 +344,26 @@ def test_damaged_metadata_never_breaks_the_detector(flips: list[tuple[float, int
     ev = MetadataDetector().run(img, Context())
     assert ev.skipped is None, ev.skipped
     json.dumps(ev.to_dict())
+
+
+def test_exif_dimensions_vs_actual() -> None:
+    ex = exif(Make="Canon")
+    ex.get_ifd(0x8769)[0xA002] = 640  # PixelXDimension
+    ex.get_ifd(0x8769)[0xA003] = 480
+    same = run(encode(natural(480, 640), "JPEG", exif=ex))
+    assert "metadata.dimensions_changed" not in codes(same)
+    smaller = run(encode(natural(240, 320), "JPEG", exif=ex))
+    f = next(f for f in smaller.findings if f.code == "metadata.dimensions_changed")
+    assert f.data["aspect_kept"] and f.severity == Severity.WEAK and smaller.extra["manipulated"] < 0.5
+    cropped = run(encode(natural(300, 300), "JPEG", exif=ex))
+    assert not next(f for f in cropped.findings if f.code == "metadata.dimensions_changed").data[
+        "aspect_kept"
+    ]
+
+
+def test_adobe_app14_marker() -> None:
+    j = encode(natural(), "JPEG")
+    app14 = b"Adobe\x00\x64\x00\x00\x00\x00\x01"
+    j2 = j[:2] + b"\xff\xee" + struct.pack(">H", len(app14) + 2) + app14 + j[2:]
+    ev = run(j2)
+    assert "metadata.adobe_writer" in codes(ev) and ev.extra["manipulated"] < 0.5

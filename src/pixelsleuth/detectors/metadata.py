@@ -445,6 +445,33 @@ class MetadataDetector(Detector):
                 steps=n_hist,
             )
 
+        # ---- recorded vs actual pixel size (resized or cropped after capture)
+        px, py = ex.get("ExifImageWidth"), ex.get("ExifImageHeight")
+        if isinstance(px, int) and isinstance(py, int) and px > 0 and py > 0:
+            if {px, py} != {image.width, image.height}:
+                resized = (
+                    abs(px / py - image.width / image.height) < 0.02
+                    or abs(py / px - image.width / image.height) < 0.02
+                )
+                how = "resized" if resized else "cropped or resized"
+                add(
+                    f"EXIF records a {px}x{py} picture but the image is {image.width}x{image.height}; it was {how} "
+                    "after capture.",
+                    Severity.WEAK,
+                    Supports.MANIPULATED,
+                    "dimensions_changed",
+                    exif_size=[px, py],
+                    size=[image.width, image.height],
+                    aspect_kept=resized,
+                )
+        if md.other.get("adobe_app14") and not edit_hits:
+            add(
+                "The JPEG carries an Adobe APP14 marker, typical of files written by Adobe software.",
+                Severity.WEAK,
+                Supports.MANIPULATED,
+                "adobe_writer",
+            )
+
         # ---- dates
         d_orig = parse_date(ex.get("DateTimeOriginal"))
         d_dig = parse_date(ex.get("DateTimeDigitized"))
