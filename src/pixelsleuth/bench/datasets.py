@@ -184,7 +184,8 @@ def load_manifest(path: str | Path) -> Dataset:
             except json.JSONDecodeError:
                 pass
         items.append(Item(iid, img, label, mask, str(r.get("group") or iid), smask, meta=meta))
-    return _check_masks(Dataset(p.stem, root, items, errors, kind="manifest"))
+    name = root.name if p.stem == "manifest" else p.stem
+    return _check_masks(Dataset(name, root, items, errors, kind="manifest"))
 
 
 def _find_mask(stem: str, mask_dirs: Sequence[Path], image_dir: Path | None = None) -> Path | None:
