@@ -184,3 +184,29 @@ def test_bench_cli(fake_detectors: list[str], red_dataset: Path, tmp_path: Path)
     assert bad.exit_code == 2
     bad = CliRunner().invoke(app, ["bench", "run", "--dataset", str(red_dataset), "--detectors", "nope"])
     assert bad.exit_code == 2
+
+
+def test_copy_move_source_masks_give_f1_both(
+    fake_detectors: list[str], red_dataset: Path, tmp_path: Path
+) -> None:
+    rows = [json.loads(x) for x in (red_dataset / "manifest.jsonl").read_text().splitlines()]
+    src = np.zeros((64, 96), np.uint8)
+    src[40:56, 0:24] = 255  # a "source" region the red finder does not mark
+    Image.fromarray(src).save(red_dataset / "src.png")
+    for r in rows:
+        if r["label"] == 1:
+            r["source_mask"] = "src.png"
+    (red_dataset / "manifest.jsonl").write_text("\n".join(json.dumps(r) for r in rows))
+    res = run_benchmark(
+        load_dataset(red_dataset), detectors=["_test_red"], perturbations=["hflip"], fusion=False
+    )
+    srow = {(r["condition"], r["method"]): r for r in summary_rows(res)}
+    for cond in ("clean", "hflip"):
+        red = srow[(cond, "_test_red")]
+        assert red["f1"] == pytest.approx(1.0)
+        assert red["n_both"] == 3
+        # target found, source (same size) missed: F1 = 2*384 / (2*384 + 384) = 2/3
+        assert red["f1_both"] == pytest.approx(2 / 3)
+    paths = write_report(res, tmp_path / "o")
+    assert "f1_both" in (tmp_path / "o" / "summary.md").read_text()
+    assert paths

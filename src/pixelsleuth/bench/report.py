@@ -33,6 +33,9 @@ SUMMARY_FIELDS = (
     "mcc",
     "pixel_auc",
     "fp_area",
+    "n_both",
+    "f1_both",
+    "f1_best_both",
     "s_per_mp",
     "peak_mb",
     "n_skipped",
@@ -54,6 +57,8 @@ RECORD_FIELDS = (
     "mcc",
     "pixel_auc",
     "fp_area",
+    "f1_both",
+    "f1_best_both",
     "elapsed_s",
     "megapixels",
     "skipped",
@@ -98,6 +103,9 @@ def summary_rows(result: BenchResult, by_type: bool = False) -> list[dict[str, A
                     "mcc": summarize(pos, "mcc")[0],
                     "pixel_auc": summarize(pos, "pixel_auc")[0],
                     "fp_area": summarize([r for r in sel if r.get("label") == 0], "fp_area")[0],
+                    "n_both": summarize(pos, "f1_both")[1],
+                    "f1_both": summarize(pos, "f1_both")[0],
+                    "f1_best_both": summarize(pos, "f1_best_both")[0],
                     "s_per_mp": time_per_megapixel(
                         [float(r.get("elapsed_s") or 0) for r in sel if not r.get("skipped")],
                         [float(r.get("megapixels") or 0) for r in sel if not r.get("skipped")],
@@ -150,6 +158,13 @@ _MD_FIELDS = (
 )
 
 
+def _md_fields(rows: Sequence[dict[str, Any]]) -> tuple[str, ...]:
+    if any(r.get("n_both") for r in rows):  # copy-move data with source masks
+        i = _MD_FIELDS.index("fp_area") + 1
+        return (*_MD_FIELDS[:i], "f1_both", "f1_best_both", *_MD_FIELDS[i:])
+    return _MD_FIELDS
+
+
 def markdown_report(result: BenchResult) -> str:
     rows = summary_rows(result)
     cfg = result.config
@@ -163,7 +178,7 @@ def markdown_report(result: BenchResult) -> str:
         "share of authentic pixels flagged. s_per_mp = seconds per megapixel; peak_mb = tracemalloc peak. "
         "Definitions: docs/metrics.md.",
         "",
-        markdown_table(rows, _MD_FIELDS),
+        markdown_table(rows, _md_fields(rows)),
         "",
     ]
     bt = [r for r in summary_rows(result, by_type=True) if r["condition"] == "clean" and r.get("type")]

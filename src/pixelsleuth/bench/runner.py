@@ -22,8 +22,8 @@ from typing import Any
 import numpy as np
 
 from pixelsleuth.bench.datasets import Dataset, Item, display_size, load_mask
-from pixelsleuth.bench.metrics import measure_peak_memory, pixel_metrics
-from pixelsleuth.bench.perturbations import PERTURBATIONS, encode
+from pixelsleuth.bench.metrics import measure_peak_memory, pixel_f1, pixel_f1_best, pixel_metrics
+from pixelsleuth.bench.perturbations import PERTURBATIONS, apply_to_mask, encode
 from pixelsleuth.detectors.base import Context, Detector, Evidence, Family
 
 BASELINE = "baseline"
@@ -114,6 +114,7 @@ def _record(
     score: float | None,
     fmap: np.ndarray | None,
     gt: np.ndarray | None,
+    both: np.ndarray | None = None,
     **kw: Any,
 ) -> dict[str, Any]:
     r: dict[str, Any] = {
@@ -132,6 +133,9 @@ def _record(
             r["error"] = f"map {fmap.shape} vs mask {gt.shape}"
         elif item.label == 1 and gt.any():
             r.update(pixel_metrics(fmap, gt))
+            if both is not None and both.shape == fmap.shape:  # copy-move: source + target regions
+                r["f1_both"] = pixel_f1(fmap, both)
+                r["f1_best_both"] = pixel_f1_best(fmap, both)[0]
         elif item.label == 0:
             r["fp_area"] = float(np.mean(fmap >= 0.5))
     elif fmap is not None and item.label == 0:
@@ -166,9 +170,17 @@ def process_item(item: Item, index: int, cfg: BenchConfig) -> tuple[list[dict[st
             records.append({"item": item.id, "condition": "clean", "method": "*", "error": str(e)})
     elif item.label == 0:
         gt0 = np.zeros(base.shape, bool)
+    both0: np.ndarray | None = None
+    if item.source_mask is not None and gt0 is not None and item.source_mask.exists():
+        try:
+            both0 = gt0 | load_mask(item.source_mask, base.shape)
+        except PixelsleuthError as e:
+            records.append(
+                {"item": item.id, "condition": "clean", "method": "*", "error": f"source mask: {e}"}
+            )
     for ci, cond in enumerate(["clean", *cfg.perturbations]):
         if cond == "clean":
-            image, gt = base, gt0
+            image, gt, both = base, gt0, both0
         else:
             rng = np.random.default_rng(np.random.SeedSequence([cfg.seed, index, ci]))
             m8 = None if gt0 is None else gt0.astype(np.uint8) * 255
@@ -176,6 +188,10 @@ def process_item(item: Item, index: int, cfg: BenchConfig) -> tuple[list[dict[st
             blob = res.data if res.data is not None else encode(res.image, "PNG")
             image = load_image(blob)
             gt = None if res.mask is None else res.mask > 127
+            both = None
+            if both0 is not None:  # same seed -> same geometry as the image
+                rng2 = np.random.default_rng(np.random.SeedSequence([cfg.seed, index, ci]))
+                both = apply_to_mask(cond, both0.astype(np.uint8) * 255, rng2) > 127
         mp = image.megapixels
         evs: list[Evidence] = []
         for d in dets:
@@ -189,6 +205,7 @@ def process_item(item: Item, index: int, cfg: BenchConfig) -> tuple[list[dict[st
                     ev.score,
                     ev.map,
                     gt,
+                    both,
                     elapsed_s=ev.elapsed_s,
                     megapixels=mp,
                     skipped=ev.skipped,
@@ -203,10 +220,12 @@ def process_item(item: Item, index: int, cfg: BenchConfig) -> tuple[list[dict[st
             if fm is not None and fm.shape != image.shape:
                 fm = None
             el = float(sum(e.elapsed_s for e in evs))
-            records.append(_record(item, cond, FUSION, s, fm, gt, elapsed_s=el, megapixels=mp, skipped=None))
+            records.append(
+                _record(item, cond, FUSION, s, fm, gt, both, elapsed_s=el, megapixels=mp, skipped=None)
+            )
         ones = np.ones(image.shape, np.float32)
         records.append(
-            _record(item, cond, BASELINE, 0.5, ones, gt, elapsed_s=0.0, megapixels=mp, skipped=None)
+            _record(item, cond, BASELINE, 0.5, ones, gt, both, elapsed_s=0.0, megapixels=mp, skipped=None)
         )
     return records, peaks
 
