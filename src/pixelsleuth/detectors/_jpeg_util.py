@@ -182,3 +182,13 @@ def grid_to_pixels(gm: np.ndarray, shape: tuple[int, int], cell: int) -> np.ndar
     if full.shape[0] < h or full.shape[1] < w:
         full = np.pad(full, ((0, max(0, h - full.shape[0])), (0, max(0, w - full.shape[1]))), mode="edge")
     return np.ascontiguousarray(full[:h, :w], dtype=np.float32)
+
+
+def map_gate(score: float, floor: float = 0.1) -> float:
+    """Scale factor applied to a detector's raw map given its calibrated image score.
+
+    The map keeps its spatial ranking (factor >= ``floor``), but its values only reach above 0.5 when the
+    image-level evidence is strong, so authentic images produce quiet maps: factor = floor below score 0.3,
+    rising linearly to 1 at score 0.6."""
+    g = float(np.clip((score - 0.3) / 0.3, 0.0, 1.0))
+    return floor + (1.0 - floor) * g

@@ -22,7 +22,7 @@ import numpy as np
 from scipy import ndimage
 
 from pixelsleuth.detectors._jpeg_dq import double_quantization, ghosts, grid_analysis
-from pixelsleuth.detectors._jpeg_util import block_map_to_display, decode_luma, read_coefficients
+from pixelsleuth.detectors._jpeg_util import block_map_to_display, decode_luma, map_gate, read_coefficients
 from pixelsleuth.detectors.base import Context, Detector, Evidence, Family, Finding, Severity, Supports
 from pixelsleuth.detectors.registry import register
 from pixelsleuth.io.image import ImageData
@@ -199,7 +199,7 @@ class JpegDetector(Detector):
             raw = np.zeros((bh, bw), dtype=np.float32)
         score = float(max(scores.values())) if scores else 0.0
         extra["sub_scores"] = {k: round(v, 4) for k, v in scores.items()}
-        gate = float(np.clip((score - 0.25) / 0.25, 0.0, 1.0))
+        gate = map_gate(score)
         extra["map_gate"] = round(gate, 4)
         m = block_map_to_display(raw * gate, image, stored_shape)
         rel = block_map_to_display(rel_block, image, stored_shape)
@@ -277,7 +277,7 @@ class JpegDetector(Detector):
             )
             gmap = np.zeros_like(grid.off_map)
             score = 0.0
-        gate = float(np.clip((score - 0.25) / 0.25, 0.0, 1.0))
+        gate = map_gate(score)
         m = np.repeat(np.repeat((gmap * gate).astype(np.float32), 8, 0), 8, 1)
         m = np.pad(m, ((0, max(0, h - m.shape[0])), (0, max(0, w - m.shape[1]))), mode="edge")[:h, :w]
         rel = np.full((h, w), 0.6 if prev else 0.1, dtype=np.float32)

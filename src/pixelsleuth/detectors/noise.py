@@ -12,7 +12,8 @@ Two cues, both computed on the luma plane:
 
 The image-level score is a logistic model of the most suspicious compact region (its contrast, size and how much
 of the flagged area it gathers), calibrated on synthetic splices vs. authentic photos (benchmarks/
-manip_noise_jpeg_*.py). The returned map is gated by that score so that authentic images produce quiet maps.
+manip_noise_jpeg_*.py). The returned map is scaled by that score
+(:func:`map_gate`) so that authentic images produce quiet maps while the spatial ranking is kept.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import Any, ClassVar
 import numpy as np
 from scipy import ndimage
 
-from pixelsleuth.detectors._jpeg_util import grid_to_pixels
+from pixelsleuth.detectors._jpeg_util import grid_to_pixels, map_gate
 from pixelsleuth.detectors.base import Context, Detector, Evidence, Family, Finding, Severity, Supports
 from pixelsleuth.detectors.registry import register
 from pixelsleuth.io.image import ImageData
@@ -277,7 +278,7 @@ class NoiseDetector(Detector):
         raw = res["map"]
         feats = region_features(res)
         score = score_from_features(feats, profile)
-        gate = float(np.clip((score - 0.25) / 0.25, 0.0, 1.0))
+        gate = map_gate(score)
         m = grid_to_pixels(raw * gate, (h, w), TILE)
         rel = grid_to_pixels(rel_t, (h, w), TILE)
         findings: list[Finding] = []
