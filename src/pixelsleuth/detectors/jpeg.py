@@ -147,7 +147,10 @@ class JpegDetector(Detector):
             rel_block = np.clip(0.3 + info, 0, 1).astype(np.float32)
             maps.append(dq_map)
             s, area = _dq_score(dq_map, llr)
-            scores["double_quantization"] = s
+            # an even split between the two classes (alpha near 0.5) is what a recompressed or otherwise
+            # ambiguous image produces; a splice gives a clear majority class
+            certainty = float(np.clip((abs(dq.alpha - 0.5) - 0.05) / 0.15, 0.0, 1.0))
+            scores["double_quantization"] = s * certainty
             extra["double_quantization"]["single_compressed_area"] = round(area, 4)
             pq = dq.primary_quality
             findings.append(
@@ -191,7 +194,10 @@ class JpegDetector(Detector):
                     dev, med = ghosts(y, qs)
                     gh = _ramp(dev, GHOST_T0, GHOST_T1)
                     maps.append(gh)
-                    scores["ghost"] = _region_score(gh, min_area=0.01, max_area=0.5)[0]
+                    # in a mostly double-compressed image the DQ model already covers pasted content and ghosts
+                    # mostly echo texture (false alarms after further recompression): map only, no score
+                    if not (is_dq and dq.alpha >= 0.5):
+                        scores["ghost"] = _region_score(gh, min_area=0.01, max_area=0.5)[0]
                     extra["ghost"] = {"qualities": qs, "median_error": {str(k): v for k, v in med.items()}}
         if maps:
             raw = np.maximum.reduce([m[:bh, :bw] for m in maps]).astype(np.float32)
