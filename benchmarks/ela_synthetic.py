@@ -11,6 +11,9 @@ For every host three cases are made:
   * ``spliced`` a random rectangle (48..160 px sides, not grid aligned) from a donor photo previously saved at a
     different quality is pasted in, then the composite is saved at Q (positive, with its mask).
 
+Untouched JPEGs from photos/bsds500 and photos/web (same even/odd split rule on sorted names) are scored as extra
+negatives.
+
 Reports: ROC AUC of the score, the share of negatives >= 0.5 (false alarms) and positives >= 0.5 (detections),
 and for positives the mean IoU of (map >= 0.5) with the mask next to the IoU an all-ones map gets.
 
@@ -111,7 +114,7 @@ def main() -> None:
     donors = sorted(p for p in (DATA / "web").iterdir() if p.suffix.lower() in (".jpg", ".jpeg"))
     donors += sorted((DATA / "bsds500").glob("*.jpg"))[:100]
     det, ctx = ElaDetector(), Context(profile=args.profile)
-    scores: dict[str, list[float]] = {"single": [], "resaved": [], "spliced": []}
+    scores: dict[str, list[float]] = {"single": [], "resaved": [], "spliced": [], "bsds500": [], "web": []}
     ious, ious_ones, rows = [], [], []
     t0 = time.perf_counter()
     for p in hs:
@@ -124,6 +127,16 @@ def main() -> None:
             if mask is not None and ev.map is not None:
                 ious.append(iou(ev.map >= 0.5, mask))
                 ious_ones.append(iou(np.ones_like(mask), mask))
+    # untouched web and BSDS JPEGs: the same split rule (even index = calib, odd = test)
+    extra_fa: dict[str, float] = {}
+    for sub in ("bsds500", "web"):
+        files = sorted(p for p in (DATA / sub).iterdir() if p.suffix.lower() in (".jpg", ".jpeg"))
+        files = [p for i, p in enumerate(files) if (i % 2 == 0) == (args.split == "calib")]
+        if args.limit:
+            files = files[: args.limit]
+        s = [float(det.run(load_image(p), ctx).score or 0.0) for p in files]
+        scores[sub] = s
+        extra_fa[f"false_alarm_{sub}"] = round(float(np.mean(np.asarray(s) >= 0.5)), 3) if s else float("nan")
     dt = time.perf_counter() - t0
     n_img = sum(len(v) for v in scores.values())
     res = {
@@ -134,6 +147,7 @@ def main() -> None:
         "auc_resaved_vs_spliced": round(auc(scores["resaved"], scores["spliced"]), 3),
         "false_alarm_single": round(float(np.mean(np.asarray(scores["single"]) >= 0.5)), 3),
         "false_alarm_resaved": round(float(np.mean(np.asarray(scores["resaved"]) >= 0.5)), 3),
+        **extra_fa,
         "detect_spliced": round(float(np.mean(np.asarray(scores["spliced"]) >= 0.5)), 3),
         "mean_iou_map": round(float(np.mean(ious)), 3) if ious else None,
         "mean_iou_all_ones": round(float(np.mean(ious_ones)), 3) if ious_ones else None,
