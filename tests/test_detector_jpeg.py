@@ -122,6 +122,10 @@ def test_pasted_single_compressed_region_is_localized() -> None:
     assert ev.map[mask].mean() > ev.map[~mask].mean() + 0.3
     assert ev.score is not None and ev.score > 0.5
     assert any(f.code == "jpeg.double_compressed" for f in ev.findings)
+    import json
+
+    json.dumps(ev.to_dict())  # extra must be JSON-serialisable
+    assert ev.extra["double_quantization"]["detected"] is True
     ev_a = det.run(load_image(auth), Context(profile="default"))
     assert ev_a.score is not None and ev_a.score < 0.5
     assert float((ev_a.map > 0.5).mean()) < 0.05

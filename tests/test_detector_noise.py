@@ -111,6 +111,9 @@ def test_detector_flags_strong_noise_splice() -> None:
     assert ev.map[mask].mean() > ev.map[~mask].mean()
     assert ev.score is not None and ev.score > 0.5
     assert any(f.code == "noise.inconsistent_region" for f in ev.findings)
+    import json
+
+    json.dumps(ev.to_dict())
 
 
 @pytest.mark.parametrize("seed", [10, 11])
