@@ -22,6 +22,7 @@ from rich.table import Table
 
 from pixelsleuth.detectors.base import PROFILES
 from pixelsleuth.detectors.registry import all_detectors, detectors_for
+from pixelsleuth.errors import PixelsleuthError
 from pixelsleuth.pipeline import AnalyzeOptions, iter_inputs, run_batch, run_batch_dask
 from pixelsleuth.report.writer import JsonlWriter, write_index
 
@@ -97,6 +98,12 @@ def analyze(
     except (KeyError, FileNotFoundError, ValueError) as e:
         err.print(f"[red]error:[/] {e.args[0] if e.args else e}")
         raise typer.Exit(EXIT_INPUT_ERROR) from None
+    if index is not None:
+        try:
+            options.context()  # open the index once here, so a bad path fails before the batch starts
+        except (PixelsleuthError, OSError) as e:
+            err.print(f"[red]error:[/] cannot open the reference index {index}: {e}")
+            raise typer.Exit(EXIT_INPUT_ERROR) from None
     if not files:
         err.print("[red]error:[/] no images found in the given paths")
         raise typer.Exit(EXIT_INPUT_ERROR)
