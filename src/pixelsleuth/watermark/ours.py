@@ -45,7 +45,7 @@ _CONV_K = 7
 _CONV_POLYS = (0o133, 0o171, 0o165)
 N_CODED = (_INFO_BITS + _CONV_K - 1) * len(_CONV_POLYS)  # 162
 EMBED_SHORT = 512  # working resolution (short side) for embedding
-DETECT_SHORT = 768  # working resolution cap for detection
+DETECT_SHORT = 512  # working resolution cap for detection (same as embedding: tiles stay ~128 px)
 DEFAULT_RMS = 2.35  # luma RMS of the mark at strength 1.0 (about 40.8 dB PSNR)
 P_THRESHOLD = 1e-6  # default decision threshold on the zero-bit p-value
 VERSION = "1"
@@ -250,10 +250,9 @@ def embed(rgb: np.ndarray, key: str | bytes, payload: int, strength: float = 1.0
     rgb = _check_rgb(rgb)
     h, w = rgb.shape[:2]
     tile = mark_tile(key, payload)
-    y = _luma(rgb)
     f = min(1.0, EMBED_SHORT / min(h, w))
     hw, ww = max(1, round(h * f)), max(1, round(w * f))
-    yw = cv2.resize(y, (ww, hw), interpolation=cv2.INTER_AREA) if f < 1 else y
+    yw = _luma(cv2.resize(rgb, (ww, hw), interpolation=cv2.INTER_AREA)) if f < 1 else _luma(rgb)
     reps = (math.ceil(hw / TILE), math.ceil(ww / TILE))
     pat = np.tile(tile, reps)[:hw, :ww]
     mu = cv2.boxFilter(yw, -1, (7, 7))
@@ -263,12 +262,16 @@ def embed(rgb: np.ndarray, key: str | bytes, payload: int, strength: float = 1.0
     mask = (sd + 3.0) / (float(np.mean(sd)) + 3.0)
     mask = np.clip(mask, 0.5, 2.0)
     d = (mask * pat).astype(np.float32)
-    if f < 1:
-        d = cv2.resize(d, (w, h), interpolation=cv2.INTER_LINEAR)
+    # scale at the working resolution (upsampling only smooths, so the full-size RMS is at most this)
     rms = float(np.sqrt(np.mean(d * d)))
     d *= DEFAULT_RMS * strength / max(rms, 1e-9)
-    out = rgb.astype(np.float32) + d[..., None]
-    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+    if f < 1:
+        d = cv2.resize(d, (w, h), interpolation=cv2.INTER_LINEAR)
+    # rint(rgb + d) == rgb + rint(d) for integer rgb: add in int16, saturate to uint8
+    out = rgb.astype(np.int16)
+    out += np.rint(d).astype(np.int16)[..., None]
+    np.clip(out, 0, 255, out=out)
+    return out.astype(np.uint8)
 
 
 # --------------------------------------------------------------------------------------------- detection
@@ -381,7 +384,7 @@ def _lattice_candidates(
 ) -> list[tuple[tuple[float, float], tuple[float, float]]]:
     a, (cy, cx) = _autocorr(r)
     h, w = r.shape
-    pmin = 24
+    pmin = 40
     pmax = int(0.6 * min(h, w))
     # only lags up to ~1.5 pmax matter (diagonals and multiples are looked up too)
     m = int(1.5 * pmax) + 8
@@ -465,15 +468,17 @@ def _fold(
     if abs(np.linalg.det(m)) < 1e-6:
         raise WatermarkError("degenerate lattice")
     minv = np.linalg.inv(m) * TILE
-    xs = np.arange(w, dtype=np.float64)
-    ys = np.arange(h, dtype=np.float64)
-    u = (minv[0, 0] * xs[None, :] + minv[0, 1] * ys[:, None]).ravel()
-    v = (minv[1, 0] * xs[None, :] + minv[1, 1] * ys[:, None]).ravel()
-    ui = np.floor(u).astype(np.int64) % TILE
-    vi = np.floor(v).astype(np.int64) % TILE
-    idx = vi * TILE + ui
-    sums = np.bincount(idx, weights=r.ravel().astype(np.float64), minlength=TILE * TILE).reshape(TILE, TILE)
-    return sums, ui.reshape(h, w), vi.reshape(h, w)
+    xs = np.arange(w, dtype=np.float32)
+    ys = np.arange(h, dtype=np.float32)
+    off = np.float32(65536.0)  # keeps coordinates positive so truncation is floor; 1/256 px precision
+    u = (np.float32(minv[0, 0]) * xs)[None, :] + (np.float32(minv[0, 1]) * ys + off)[:, None]
+    v = (np.float32(minv[1, 0]) * xs)[None, :] + (np.float32(minv[1, 1]) * ys + off)[:, None]
+    ui = u.astype(np.int32) & (TILE - 1)
+    vi = v.astype(np.int32) & (TILE - 1)
+    idx = ((vi << 7) | ui).ravel()
+    rw = r if r.dtype == np.float64 else r.astype(np.float64)
+    sums = np.bincount(idx, weights=rw.ravel(), minlength=TILE * TILE).reshape(TILE, TILE)
+    return sums, ui, vi
 
 
 _TPL_CACHE: dict[bytes, tuple[np.ndarray, np.ndarray]] = {}
@@ -542,18 +547,22 @@ def detect(
     *,
     p_threshold: float = P_THRESHOLD,
     want_map: bool = True,
-    max_candidates: int = 4,
+    max_candidates: int = 10,
 ) -> DetectResult:
     """Look for our mark under ``key`` in ``rgb`` (uint8 H x W x 3)."""
     t0 = time.perf_counter()
     rgb = _check_rgb(rgb)
     lay = _layout(key)
     h, w = rgb.shape[:2]
-    y = _luma(rgb)
     fd = min(1.0, DETECT_SHORT / min(h, w))
-    if fd < 1:
-        y = cv2.resize(y, (max(1, round(w * fd)), max(1, round(h * fd))), interpolation=cv2.INTER_AREA)
+    if fd < 1:  # downscale the uint8 image first: far cheaper than full-resolution float luma
+        y = _luma(
+            cv2.resize(rgb, (max(1, round(w * fd)), max(1, round(h * fd))), interpolation=cv2.INTER_AREA)
+        )
+    else:
+        y = _luma(rgb)
     r = _whiten(y)
+    r64 = r.astype(np.float64)
     # identity guess: unattacked image embedded at min(1, 512/short) resolution
     fe = min(1.0, EMBED_SHORT / min(h, w))
     p0 = TILE / fe * fd
@@ -565,7 +574,7 @@ def detect(
 
     def _eval(v1: tuple[float, float], v2: tuple[float, float], src: str) -> None:
         try:
-            sums, ui, vi = _fold(r, v1, v2)
+            sums, ui, vi = _fold(r64, v1, v2)
         except WatermarkError:
             return
         z, k, shift, b = _search_shift(sums, key)
@@ -600,7 +609,7 @@ def detect(
                 w1 = (c * v1[0] - s_ * v1[1], s_ * v1[0] + c * v1[1])
                 w2 = (c * v2[0] - s_ * v2[1], s_ * v2[0] + c * v2[1])
                 try:
-                    sums, ui, vi = _fold(r, w1, w2)
+                    sums, ui, vi = _fold(r64, w1, w2)
                 except WatermarkError:
                     continue
                 z, k, shift, b = _search_shift(sums, key, only=k0)
