@@ -210,3 +210,15 @@ def test_copy_move_source_masks_give_f1_both(
     paths = write_report(res, tmp_path / "o")
     assert "f1_both" in (tmp_path / "o" / "summary.md").read_text()
     assert paths
+
+
+def test_cli_lists_perturbations() -> None:
+    from typer.testing import CliRunner
+
+    from pixelsleuth.bench.perturbations import PERTURBATIONS
+    from pixelsleuth.cli import app
+
+    r = CliRunner().invoke(app, ["bench", "perturbations"])
+    assert r.exit_code == 0
+    assert len(r.output.strip().splitlines()) == len(PERTURBATIONS)
+    assert "geometric" in r.output and "jpeg75" in r.output

@@ -166,6 +166,16 @@ def run_cmd(
         typer.echo(str(p))
 
 
+@bench_app.command("perturbations")
+def perturbations_cmd() -> None:
+    """List the shared attack suite: name, family, strength, geometric or not, description."""
+    from pixelsleuth.bench.perturbations import PERTURBATIONS
+
+    for name, p in PERTURBATIONS.items():
+        kind = "geometric" if p.geometric else "photometric"
+        typer.echo(f"{name:<13} {p.family:<12} {p.strength:<6g} {kind:<11} {p.description}")
+
+
 def register(app: typer.Typer) -> None:
     app.command("synth")(synth_cmd)
     app.command("samples")(samples_cmd)
