@@ -1,0 +1,63 @@
+"""Speed of the AI-generation detectors on this machine (seeded synthetic inputs, median of repeats).
+
+Usage: python benchmarks/ai_speed.py [--repeats 5]
+Reports ai_artifact seconds per megapixel at several sizes, ai_clip_probe seconds per image, sd_watermark
+seconds per image (model loading excluded: one warm-up call first).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+
+import cv2
+import numpy as np
+
+from pixelsleuth.detectors.base import Context
+from pixelsleuth.io.image import ImageData
+
+
+def _img(h: int, w: int, seed: int = 0) -> ImageData:
+    rng = np.random.default_rng(seed)
+    small = rng.integers(0, 255, (h // 8 + 1, w // 8 + 1, 3), dtype=np.uint8)
+    rgb = cv2.resize(small, (w, h), interpolation=cv2.INTER_CUBIC)
+    return ImageData(rgb=rgb, format="PNG", mode="RGB", bit_depth=8, sha256="", source="<bytes>", file_size=0)
+
+
+def bench(det, img: ImageData, repeats: int) -> float:  # noqa: ANN001
+    det.run(img, Context())
+    ts = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        ev = det.run(img, Context())
+        ts.append(time.perf_counter() - t)
+        assert ev.skipped is None, ev.skipped
+    return float(np.median(ts))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--repeats", type=int, default=5)
+    a = ap.parse_args()
+    from pixelsleuth.detectors.ai_artifact import AIArtifact
+    from pixelsleuth.detectors.ai_clip_probe import AIClipProbe
+    from pixelsleuth.detectors.sd_watermark import SDWatermark
+    from pixelsleuth.models.registry import model_available
+
+    out: dict = {"cpu_count": os.cpu_count(), "load_avg": os.getloadavg()}
+    for h, w in ((512, 512), (1024, 1024), (3000, 4000)):
+        img = _img(h, w)
+        s = bench(AIArtifact(), img, a.repeats)
+        out[f"ai_artifact_{h}x{w}"] = {"s": round(s, 4), "s_per_mp": round(s / img.megapixels, 4)}
+        s = bench(SDWatermark(), img, a.repeats)
+        out[f"sd_watermark_{h}x{w}"] = {"s": round(s, 4)}
+        if model_available("clip_vit_b16_int8"):
+            s = bench(AIClipProbe(), img, a.repeats)
+            out[f"ai_clip_probe_{h}x{w}"] = {"s": round(s, 4)}
+    print(json.dumps(out, indent=1))
+
+
+if __name__ == "__main__":
+    main()

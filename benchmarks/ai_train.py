@@ -1,0 +1,357 @@
+"""Train, evaluate (leave-one-generator-out) and calibrate the AI-generated image detectors.
+
+Reads the feature cache written by benchmarks/ai_data.py (run that first), then:
+
+1. LOGO: for each generator G and each half h, train on the other two generators' prompt-half h plus real
+   half h (training views), test on G's prompt-half 1-h plus real half 1-h (evaluation views). Every test image
+   thus gets an out-of-fold (OOF) score from a model that never saw its generator, its prompt or its camera.
+   Fusion weights inside each fold come from an inner prompt-disjoint 2-fold split of the training part.
+2. Reports AUC, TPR at 5% FPR on real photos, per generator and condition (clean / jpeg75 / social / swap),
+   beside a constant-score baseline (AUC 0.5).
+3. Calibration: Platt scaling (class-balanced, so 0.5 is the threshold at equal priors) fitted on OOF logits;
+   ECE measured by cross-fitting (fit on one half, measure on the other). Band thresholds are chosen for 5% and
+   20% FPR on real photos (OOF).
+4. Trains the shipped models on all data and writes src/pixelsleuth/models/trained/ai_*.json.
+
+Usage: python benchmarks/ai_train.py [--no-write] [--cache DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import roc_auc_score
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+TRAINED = ROOT / "src/pixelsleuth/models/trained"
+CACHE = Path(os.environ.get("AI_CACHE", "/tmp/pixelsleuth-ai-cache"))
+GENERATORS = ("dmin", "ldif", "disco")
+CONDS = ("clean", "jpeg75", "social", "swap")
+SEED = 20261122
+C_ART = 0.05
+C_CLIP = 0.5
+ART_TRAIN_VIEWS = ("train0", "train1", "clean")  # two augmented views + the stored image
+
+
+# ------------------------------------------------------------------------------------------- models
+def fit_lr(x: np.ndarray, y: np.ndarray, c: float) -> tuple[np.ndarray, np.ndarray, LogisticRegression]:
+    mean = x.mean(axis=0)
+    scale = x.std(axis=0) + 1e-6
+    lr = LogisticRegression(C=c, class_weight="balanced", max_iter=3000)
+    lr.fit((x - mean) / scale, y)
+    return mean, scale, lr
+
+
+def lr_logit(model: tuple[np.ndarray, np.ndarray, LogisticRegression], x: np.ndarray) -> np.ndarray:
+    mean, scale, lr = model
+    out = np.full(len(x), np.nan)
+    ok = np.isfinite(x).all(axis=1)  # CLIP embeddings of degraded views exist for a subset only
+    if ok.any():
+        out[ok] = lr.decision_function((x[ok] - mean) / scale)
+    return out
+
+
+def to_linear_json(
+    model: tuple[np.ndarray, np.ndarray, LogisticRegression], platt: tuple[float, float], meta: dict
+) -> dict:
+    from pixelsleuth.models.ai_common import LinearModel
+
+    mean, scale, lr = model
+    lm = LinearModel(
+        mean=mean,
+        scale=scale,
+        weights=[lr.coef_.T.copy()],
+        biases=[lr.intercept_.copy()],
+        platt_a=platt[0],
+        platt_b=platt[1],
+        meta=meta,
+    )
+    return lm.to_json()
+
+
+def platt_fit(logit: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    lr = LogisticRegression(C=1e4, class_weight="balanced", max_iter=1000)
+    lr.fit(logit.reshape(-1, 1), y)
+    return float(lr.coef_[0, 0]), float(lr.intercept_[0])
+
+
+def sigmoid(z: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+def ece_balanced(p: np.ndarray, y: np.ndarray, bins: int = 10) -> tuple[float, list[dict]]:
+    """Expected calibration error with class-balanced sample weights (equal priors)."""
+    w = np.where(y == 1, 0.5 / max(1, (y == 1).sum()), 0.5 / max(1, (y == 0).sum()))
+    edges = np.linspace(0, 1, bins + 1)
+    idx = np.clip(np.digitize(p, edges) - 1, 0, bins - 1)
+    e = 0.0
+    table = []
+    for b in range(bins):
+        m = idx == b
+        if not m.any():
+            continue
+        wb = w[m].sum()
+        conf = float((w[m] * p[m]).sum() / wb)
+        acc = float((w[m] * y[m]).sum() / wb)
+        e += wb * abs(conf - acc)
+        table.append({"bin": b, "weight": float(wb), "confidence": conf, "frequency": acc, "n": int(m.sum())})
+    return float(e), table
+
+
+def tpr_at_fpr(score: np.ndarray, y: np.ndarray, fpr: float = 0.05) -> tuple[float, float]:
+    neg = np.sort(score[y == 0])
+    thr = float(np.quantile(neg, 1 - fpr, method="higher"))
+    return float((score[y == 1] > thr).mean()), thr
+
+
+# ------------------------------------------------------------------------------------------- protocol
+def load(cache: Path) -> dict:
+    """Artifact features (feats_art.npz, or feats.npz of older runs) + CLIP embeddings (feats_clip.npz), by path."""
+    art_p = cache / "feats_art.npz" if (cache / "feats_art.npz").exists() else cache / "feats.npz"
+    d = {k: v for k, v in np.load(art_p, allow_pickle=False).items() if not k.startswith("clip_")}
+    clip_p = cache / "feats_clip.npz"
+    d["has_clip"] = clip_p.exists()
+    if d["has_clip"]:
+        c = np.load(clip_p, allow_pickle=False)
+        pos = {p: i for i, p in enumerate(c["paths"])}
+        keep = np.array([p in pos for p in d["paths"]])
+        d = {k: (v[keep] if isinstance(v, np.ndarray) else v) for k, v in d.items()}
+        order = np.array([pos[p] for p in d["paths"]])
+        for k in c.files:
+            if k.startswith("clip_"):
+                d[k] = c[k][order]
+    return d
+
+
+def train_xy(d: dict, idx: np.ndarray, kind: str) -> tuple[np.ndarray, np.ndarray]:
+    if kind == "art":
+        x = np.concatenate([d[f"art_{v}"][idx] for v in ART_TRAIN_VIEWS])
+        y = np.concatenate([d["labels"][idx]] * len(ART_TRAIN_VIEWS))
+    else:
+        x, y = d["clip_clean"][idx], d["labels"][idx]  # CLIP: clean views of the training images
+    return x, y
+
+
+def fit_detectors(d: dict, idx: np.ndarray, kinds: list[str]) -> dict:
+    out = {}
+    for k in kinds:
+        x, y = train_xy(d, idx, k)
+        out[k] = fit_lr(x, y, C_ART if k == "art" else C_CLIP)
+    return out
+
+
+def fit_stack(d: dict, idx: np.ndarray, kinds: list[str]) -> LogisticRegression:
+    """Stacking weights from an inner prompt-disjoint 2-fold split of the training indices."""
+    keys = d["paths"][idx]
+    inner = np.array([hash_half(k) for k in keys])
+    zs, ys = [], []
+    for h in (0, 1):
+        tr, te = idx[inner == h], idx[inner != h]
+        if len(np.unique(d["labels"][tr])) < 2 or len(np.unique(d["labels"][te])) < 2:
+            continue
+        m = fit_detectors(d, tr, kinds)
+        zs.append(np.stack([lr_logit(m[k], d[f"{k}_clean"][te]) for k in kinds], axis=1))
+        ys.append(d["labels"][te])
+    st = LogisticRegression(C=1.0, class_weight="balanced")
+    st.fit(np.concatenate(zs), np.concatenate(ys))
+    return st
+
+
+def hash_half(path: str) -> int:
+    import hashlib
+
+    key = path.split("/")[-1].split("__")[0]
+    return int(hashlib.md5(key.encode()).hexdigest()[:6], 16) % 2
+
+
+def logo(d: dict, kinds: list[str]) -> dict:
+    """OOF logits: res[G][cond][kind or 'fused'] -> array over test items; plus item indices and labels."""
+    labels, groups, halves = d["labels"], d["groups"], d["halves"]
+    res: dict = {}
+    for g in GENERATORS:
+        items, per = [], {c: {k: [] for k in [*kinds, "fused"]} for c in CONDS}
+        for h in (0, 1):
+            tr = np.where(((labels == 1) & (groups != g) & (halves == h)) | ((labels == 0) & (halves == h)))[
+                0
+            ]
+            te = np.where(((labels == 1) & (groups == g) & (halves != h)) | ((labels == 0) & (halves != h)))[
+                0
+            ]
+            models = fit_detectors(d, tr, kinds)
+            stack = fit_stack(d, tr, kinds) if len(kinds) > 1 else None
+            items.append(te)
+            for c in CONDS:
+                z = np.stack([lr_logit(models[k], d[f"{k}_{c}"][te]) for k in kinds], axis=1)
+                for j, k in enumerate(kinds):
+                    per[c][k].append(z[:, j])
+                fz = np.full(len(te), np.nan)
+                ok = np.isfinite(z).all(axis=1)
+                if ok.any():
+                    fz[ok] = stack.decision_function(z[ok]) if stack is not None else z[ok, 0]
+                per[c]["fused"].append(fz)
+        idx = np.concatenate(items)
+        res[g] = {"idx": idx, "y": labels[idx]}
+        for c in CONDS:
+            res[g][c] = {k: np.concatenate(v) for k, v in per[c].items()}
+    return res
+
+
+def metrics(res: dict, kinds: list[str]) -> dict:
+    out: dict = {}
+    for g, r in res.items():
+        y = r["y"]
+        out[g] = {}
+        for c in CONDS:
+            out[g][c] = {}
+            ok = np.isfinite(r[c]["fused"])
+            for k in [*kinds, "fused"]:
+                s = r[c][k][ok]
+                tpr, _ = tpr_at_fpr(s, y[ok])
+                out[g][c][k] = {
+                    "auc": round(float(roc_auc_score(y[ok], s)), 4),
+                    "tpr_at_5fpr": round(tpr, 4),
+                    "n": [int((y[ok] == 1).sum()), int((y[ok] == 0).sum())],
+                }
+            out[g][c]["constant"] = {"auc": 0.5, "tpr_at_5fpr": 0.0}
+        # swap test: how many generated images flip decision between clean and JPEG-saved (at the 5%-FPR threshold)
+        _, thr = tpr_at_fpr(r["clean"]["fused"], y)
+        pos = (y == 1) & np.isfinite(r["swap"]["fused"])
+        a, b = r["clean"]["fused"][pos] > thr, r["swap"]["fused"][pos] > thr
+        out[g]["swap_flip_rate_generated"] = round(float((a != b).mean()), 4)
+        out[g]["swap_detected_clean_vs_jpeg"] = [round(float(a.mean()), 4), round(float(b.mean()), 4)]
+    return out
+
+
+def calibration(res: dict, d: dict, kind: str) -> dict:
+    """Cross-fitted Platt + ECE on pooled OOF logits of the clean/jpeg75/social conditions."""
+    z, y, half = [], [], []
+    for r in res.values():
+        for c in ("clean", "jpeg75", "social"):
+            z.append(r[c][kind])
+            y.append(r["y"])
+            half.append(d["halves"][r["idx"]])
+    z, y, half = np.concatenate(z), np.concatenate(y), np.concatenate(half)
+    ok = np.isfinite(z)
+    z, y, half = z[ok], y[ok], half[ok]
+    p_cross = np.zeros_like(z, dtype=np.float64)
+    for h in (0, 1):
+        a, b = platt_fit(z[half == h], y[half == h])
+        p_cross[half != h] = sigmoid(a * z[half != h] + b)
+    ece, table = ece_balanced(p_cross, y)
+    a, b = platt_fit(z, y)
+    p_all = sigmoid(a * z + b)
+    neg = np.sort(p_all[y == 0])
+    t5 = float(np.quantile(neg, 0.95, method="higher"))
+    t20 = float(np.quantile(neg, 0.80, method="higher"))
+    return {
+        "platt": [a, b],
+        "ece_crossfit": round(ece, 4),
+        "reliability": table,
+        "threshold_fpr5": t5,
+        "threshold_fpr20": t20,
+        "tpr_at_threshold_fpr5": round(float((p_all[y == 1] >= t5).mean()), 4) if t5 < 1 else 0.0,
+        "p_cross": p_cross,
+        "y": y,
+    }
+
+
+def reliability_png(cals: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(4.5, 4.5), dpi=100)
+    ax.plot([0, 1], [0, 1], "k--", lw=1, label="perfect")
+    for name, c in cals.items():
+        t = c["reliability"]
+        ax.plot(
+            [r["confidence"] for r in t],
+            [r["frequency"] for r in t],
+            "o-",
+            label=f"{name} (ECE {c['ece_crossfit']:.3f})",
+        )
+    ax.set_xlabel("predicted P(generated) (equal priors)")
+    ax.set_ylabel("observed fraction generated (class-balanced)")
+    ax.set_title("AI-generated detectors: reliability (LOGO OOF, cross-fitted)", fontsize=9)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--no-write", action="store_true")
+    ap.add_argument("--cache", default=str(CACHE))
+    a = ap.parse_args()
+    t0 = time.time()
+    d = load(Path(a.cache))
+    print(f"{len(d['labels'])} images ({int(d['labels'].sum())} generated), clip={d['has_clip']}")
+    variants = {"art_only": ["art"]}
+    if d["has_clip"]:
+        variants["clip_only"] = ["clip"]
+        variants["art_clip"] = ["art", "clip"]
+    results: dict = {"n_images": int(len(d["labels"])), "n_generated": int(d["labels"].sum()), "variants": {}}
+    cals: dict = {}
+    for vname, kinds in variants.items():
+        res = logo(d, kinds)
+        m = metrics(res, kinds)
+        cal = calibration(res, d, "fused")
+        cals[vname] = cal
+        results["variants"][vname] = {
+            "metrics": m,
+            "calibration": {k: v for k, v in cal.items() if k not in ("p_cross", "y")},
+        }
+        print(f"== {vname}")
+        for g in GENERATORS:
+            row = " ".join(
+                f"{c}:auc={m[g][c]['fused']['auc']:.3f}/tpr5={m[g][c]['fused']['tpr_at_5fpr']:.2f}"
+                for c in CONDS
+            )
+            print(f"  {g}: {row} flip={m[g]['swap_flip_rate_generated']}")
+        print(f"  ECE={cal['ece_crossfit']} t5={cal['threshold_fpr5']:.3f} t20={cal['threshold_fpr20']:.3f}")
+    results["elapsed_s"] = round(time.time() - t0, 1)
+    (HERE / "ai_results.json").write_text(json.dumps(results, indent=1))
+    reliability_png(cals, ROOT / "docs/bench/ai_generated_reliability.png")
+    if a.no_write:
+        return
+    # ---- final models on all data
+    allidx = np.arange(len(d["labels"]))
+    TRAINED.mkdir(parents=True, exist_ok=True)
+    fusion: dict = {"variants": {}}
+    for vname, kinds in variants.items():
+        models = fit_detectors(d, allidx, kinds)
+        if vname in ("art_only", "clip_only"):
+            k = kinds[0]
+            platt = tuple(cals[vname]["platt"])
+            meta = {
+                "trained_on": "benchmarks/ai_splits.json",
+                "seed": SEED,
+                "C": C_ART if k == "art" else C_CLIP,
+            }
+            fname = "ai_artifact.json" if k == "art" else "ai_clip_head.json"
+            (TRAINED / fname).write_text(json.dumps(to_linear_json(models[k], platt, meta)))
+        st = fit_stack(d, allidx, kinds) if len(kinds) > 1 else None
+        cal = cals[vname]
+        fusion["variants"][vname] = {
+            "inputs": kinds,
+            "stack_coef": st.coef_[0].tolist() if st is not None else [1.0],
+            "stack_intercept": float(st.intercept_[0]) if st is not None else 0.0,
+            "platt": cal["platt"],
+            "threshold_ai": cal["threshold_fpr5"],
+            "threshold_inconclusive": cal["threshold_fpr20"],
+        }
+    (TRAINED / "ai_fusion.json").write_text(json.dumps(fusion, indent=1))
+    print(f"wrote models to {TRAINED} in {time.time() - t0:.0f}s")
+
+
+if __name__ == "__main__":
+    main()
