@@ -23,6 +23,8 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).parent))
 import copy_common as C  # noqa: E402
 
+from pixelsleuth.bench import perturbations as P  # noqa: E402
+from pixelsleuth.detectors.provenance import manipulation_score  # noqa: E402
 from pixelsleuth.provenance.index import ReferenceIndex  # noqa: E402
 from pixelsleuth.provenance.search import search  # noqa: E402
 
@@ -73,9 +75,19 @@ def main() -> None:
             if (rank1 and best.difference is not None)
             else np.zeros(q.shape[:2], np.float32)
         )
+        frac = best.difference.changed_fraction if (rank1 and best.difference is not None) else 0.0
+        # control: the untouched original, downscaled 0.75x and re-saved as JPEG 85 (should score < 0.5)
+        orig = np.asarray(Image.open(COV / "image" / f"{n}.png").convert("RGB"))
+        ctrl = search(ix, P.jpeg(P.resize(orig, 0.75), 85), top_k=1, localize=True).best
+        ctrl_ok = ctrl is not None and ctrl.ref.id == ref_of[n] and ctrl.difference is not None
+        ctrl_frac = ctrl.difference.changed_fraction if ctrl_ok else 0.0
         rows.append(
             {
                 "n": n,
+                "score": manipulation_score(frac, best.copy_probability) if rank1 else 0.0,
+                "control_rank1": bool(ctrl_ok),
+                "control_changed": ctrl_frac,
+                "control_score": manipulation_score(ctrl_frac, ctrl.copy_probability) if ctrl_ok else 0.0,
                 "rank1": bool(rank1),
                 "p": best.copy_probability if best else 0.0,
                 "f1": f1(m > 0.5, mask),
@@ -97,6 +109,9 @@ def main() -> None:
         "share_f1_ge_0.8": float(np.mean([r["f1"] >= 0.8 for r in rows])),
         "baseline_all_ones_f1_mean": float(np.mean([r["f1_all_ones"] for r in rows])),
         "search_ms_p50": float(np.median([r["ms"] for r in rows])),
+        "detector_score_ge_0.5_tampered": float(np.mean([r["score"] >= 0.5 for r in rows])),
+        "detector_score_ge_0.5_control": float(np.mean([r["control_score"] >= 0.5 for r in rows])),
+        "control_rank1_rate": float(np.mean([r["control_rank1"] for r in rows])),
     }
     args.out.write_text(json.dumps({"summary": out, "rows": rows}, indent=1))
     print(json.dumps(out, indent=1))

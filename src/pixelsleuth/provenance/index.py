@@ -370,9 +370,9 @@ class ReferenceIndex:
         self._require_writable()
         self.refresh()
         a = self.ann
-        if (a.local_enabled and a.local_n >= LOCAL_IVF_MIN and not isinstance(a.local, faiss.IndexBinaryIVF)) or (
-            a.n >= IVF_MIN_REFS and not isinstance(a.desc, faiss.IndexIVF)
-        ):
+        if (
+            a.local_enabled and a.local_n >= LOCAL_IVF_MIN and not isinstance(a.local, faiss.IndexBinaryIVF)
+        ) or (a.n >= IVF_MIN_REFS and not isinstance(a.desc, faiss.IndexIVF)):
             self.ann = a = self._rebuild()  # grown past the exact-search sizes: switch to IVF structures
         name = f"snap-{a.seq:012d}"
         tmp = self.path / f".tmp-{name}-{os.getpid()}"
@@ -430,6 +430,11 @@ class ReferenceIndex:
         self, s: RefSignals, uri: str, sha256: str, tags: Iterable[str] = (), skip_duplicates: bool = True
     ) -> int:
         self._require_writable()
+        if self.descriptor_kind != D.descriptor_kind():
+            raise ReferenceIndexError(
+                f"{self.path} was built with the {self.descriptor_kind!r} descriptor but this installation computes "
+                f"{D.descriptor_kind()!r}; build a new index (pixelsleuth index create) and add the images again"
+            )
         if skip_duplicates:
             row = self.db.execute("SELECT id FROM refs WHERE sha256=?", (sha256,)).fetchone()
             if row is not None:

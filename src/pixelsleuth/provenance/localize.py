@@ -77,6 +77,31 @@ def _refine(q_gray: np.ndarray, r_gray: np.ndarray, h: np.ndarray) -> np.ndarray
     return h
 
 
+TOL = 3  # spatial tolerance window (pixels, working resolution)
+T_FLOOR = 4.0  # minimum difference (8-bit levels) that can count as a change
+K_NOISE = 3.5  # ... or this many robust noise deviations, whichever is larger
+BLUR = 1.0  # Gaussian sigma applied to both images before comparing (JPEG/resampling noise)
+EDGE_ALPHA = 0.0  # error discount on strong reference edges: e / (1 + EDGE_ALPHA * |gradient|)
+MIN_AREA_FRAC = 0.001  # changed blobs smaller than this fraction of the matched area are dropped
+CLOSE_FRAC = 0.03  # region completion: closing radius as a fraction of the working image diagonal
+
+
+def _complete_regions(binary: np.ndarray, valid: np.ndarray, radius: int) -> np.ndarray:
+    """Close gaps between nearby changed pixels and fill enclosed holes: an edited object differs mostly at its
+    edges and textures, its flat interior is what the comparison cannot see."""
+    if radius < 1 or not binary.any():
+        return binary
+    k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+    closed = cv2.morphologyEx(binary.astype(np.uint8), cv2.MORPH_CLOSE, k) > 0
+    # fill holes: background reachable from the border stays, the rest is inside a changed region
+    pad = np.pad(~closed, 1, constant_values=True).astype(np.uint8)
+    ff = pad.copy()
+    mask = np.zeros((ff.shape[0] + 2, ff.shape[1] + 2), np.uint8)
+    cv2.floodFill(ff, mask, (0, 0), 2)
+    holes = ff[1:-1, 1:-1] == 1
+    return (closed | holes) & valid
+
+
 def difference_map(query: np.ndarray, ref: np.ndarray, h: np.ndarray, refine: bool = True) -> Difference:
     """``h`` maps ``ref`` pixel coordinates to ``query`` pixel coordinates (both uint8 RGB arrays)."""
     qh, qw = query.shape[:2]
@@ -92,8 +117,8 @@ def difference_map(query: np.ndarray, ref: np.ndarray, h: np.ndarray, refine: bo
     # pre-shrink the reference when it would be strongly downsampled by the warp (avoid aliasing)
     det = abs(np.linalg.det(hs[:2, :2]))
     rs = 1.0
-    if det < 0.5:
-        rs = float(np.clip(np.sqrt(det) * 1.2, 0.05, 1.0))
+    if det < 0.9:
+        rs = float(np.clip(np.sqrt(det), 0.02, 1.0))
         ref = cv2.resize(ref, (max(1, round(rw * rs)), max(1, round(rh * rs))), interpolation=cv2.INTER_AREA)
         hs = hs @ _scale(1.0 / rs)
     wqf = wq.astype(np.float32)
@@ -123,30 +148,53 @@ def difference_map(query: np.ndarray, ref: np.ndarray, h: np.ndarray, refine: bo
         qv, wv = wqf[valid], warped[valid]
     matched = np.empty_like(warped)
     for c in range(3):
-        ms, ss = float(wv[:, c].mean()), float(wv[:, c].std()) + 1e-3
-        mq, sq = float(qv[:, c].mean()), float(qv[:, c].std()) + 1e-3
-        matched[..., c] = (warped[..., c] - ms) * (sq / ss) + mq
-    qb = cv2.GaussianBlur(wqf, (0, 0), 1.0)
-    mb = cv2.GaussianBlur(matched, (0, 0), 1.0)
-    k = np.ones((5, 5), np.uint8)
-    hi = cv2.dilate(mb, k)
-    lo = cv2.erode(mb, k)
-    e = np.maximum(0.0, np.maximum(qb - hi, lo - qb)).max(axis=2)
+        # gain/offset by least squares, refitted without the 15 % worst-fitting pixels, so an edited region does
+        # not skew the colour matching of everything else
+        x, y = wv[:, c].astype(np.float64), qv[:, c].astype(np.float64)
+        keep = np.ones(x.size, bool)
+        gain, off = 1.0, 0.0
+        for _ in range(2):
+            xs, ys = x[keep], y[keep]
+            var = float(xs.var())
+            gain = (
+                float(np.clip(((xs - xs.mean()) * (ys - ys.mean())).mean() / var, 0.2, 5.0))
+                if var > 1e-3
+                else 1.0
+            )
+            off = float(ys.mean() - gain * xs.mean())
+            r = np.abs(y - (gain * x + off))
+            keep = r <= np.percentile(r, 85)
+        matched[..., c] = warped[..., c] * gain + off
+    qb = cv2.GaussianBlur(wqf, (0, 0), BLUR)
+    mb = cv2.GaussianBlur(matched, (0, 0), BLUR)
+    k = np.ones((TOL, TOL), np.uint8)
+    e = np.maximum(0.0, np.maximum(qb - cv2.dilate(mb, k), cv2.erode(mb, k) - qb)).max(axis=2)
+    if EDGE_ALPHA > 0:
+        g = mb.mean(axis=2)
+        grad = cv2.dilate(
+            np.hypot(cv2.Sobel(g, cv2.CV_32F, 1, 0, ksize=3), cv2.Sobel(g, cv2.CV_32F, 0, 1, ksize=3)), k
+        )
+        e = e / (1.0 + EDGE_ALPHA * grad / 8.0)
     e[~valid] = 0.0
     e = cv2.GaussianBlur(e, (0, 0), 2.0)
     ev = e[valid]
     noise = float(np.median(ev) + 1.4826 * np.median(np.abs(ev - np.median(ev))))
-    t_lo = max(6.0, 3.0 * noise)
+    t_lo = max(T_FLOOR, K_NOISE * noise)
     t_hi = 2.0 * t_lo
     m = np.clip((e - t_lo) / (t_hi - t_lo), 0.0, 1.0).astype(np.float32)
     # drop specks smaller than 0.1 % of the valid area
     n, lab, st, _ = cv2.connectedComponentsWithStats((m > 0.5).astype(np.uint8), connectivity=8)
-    min_area = max(16, int(0.001 * valid.sum()))
+    min_area = max(16, int(MIN_AREA_FRAC * valid.sum()))
     small = np.zeros(n, bool)
     small[1:] = st[1:, cv2.CC_STAT_AREA] < min_area
     keep_mask = cv2.dilate((~small[lab] & (lab > 0)).astype(np.uint8), np.ones((7, 7), np.uint8)) > 0
     m = np.where(keep_mask, m, 0.0).astype(np.float32)
     m[~valid] = 0.0
+    radius = int(round(CLOSE_FRAC * np.hypot(hw_, ww_)))
+    region = _complete_regions(m > 0.5, valid, radius)
+    if region.any():
+        soft = cv2.GaussianBlur(region.astype(np.float32), (0, 0), max(1.0, radius / 4))
+        m = np.maximum(m, np.where(region, 0.5 + 0.5 * soft, 0.0)).astype(np.float32)
     changed = float((m > 0.5)[valid].mean())
     if s < 1:
         m = cv2.resize(m, (qw, qh), interpolation=cv2.INTER_LINEAR)

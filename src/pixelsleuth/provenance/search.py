@@ -193,7 +193,10 @@ def search(
                     c = cand(int(i))
                     c.pdq = int(d) if c.pdq is None else min(c.pdq, int(d))
                     c.sources.add("pdq")
-        sims, ids = ann.desc.search(qdesc[None].astype(np.float32), min(20, ann.n))
+        if index.descriptor_kind != D.descriptor_kind():  # built with another descriptor: not comparable
+            sims, ids = np.zeros((1, 0), np.float32), np.zeros((1, 0), np.int64)
+        else:
+            sims, ids = ann.desc.search(qdesc[None].astype(np.float32), min(20, ann.n))
         for s, i in zip(sims[0], ids[0], strict=True):
             if i >= 0:
                 c = cand(int(i))
