@@ -148,3 +148,25 @@ def test_kill9_during_add_keeps_committed(tmp_path: Path) -> None:
     with ReferenceIndex.open(d, writable=True) as ix:
         assert _add(ix, 999) > max(ids)
         assert np.isfinite(ix.stats()["bytes_total"])
+
+
+def test_reader_survives_compaction_of_the_log(tmp_path: Path) -> None:
+    d = tmp_path / "ix"
+    w = ReferenceIndex.create(d)
+    try:
+        a = _add(w, 40)
+        w.save_snapshot()
+        reader = open_index(d)
+        try:
+            b = _add(w, 41)
+            w.remove([a])
+            w.compact()  # trims the change log the reader has not seen yet
+            c = _add(w, 42)
+            res = search(reader, textured(41), localize=False)
+            assert res.best.ref.id == b
+            assert reader.ann.n == 2 and search(reader, textured(42), localize=False).best.ref.id == c
+            assert all(m.ref.id != a for m in search(reader, textured(40), localize=False).matches)
+        finally:
+            reader.close()
+    finally:
+        w.close()

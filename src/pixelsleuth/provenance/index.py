@@ -307,6 +307,11 @@ class ReferenceIndex:
 
     def refresh(self) -> int:
         """Apply changes committed since the in-memory state; returns how many were applied."""
+        trimmed = int(self._meta("changes_trimmed_before") or 0)
+        if (
+            self.ann.seq < trimmed - 1
+        ):  # a compaction dropped log entries we never saw: reload from the snapshot
+            self.ann = self._load_snapshot()
         rows = self.db.execute(
             "SELECT seq, op, ref_id FROM changes WHERE seq > ? ORDER BY seq", (self.ann.seq,)
         ).fetchall()
@@ -558,7 +563,10 @@ class ReferenceIndex:
         self.ann = self._rebuild()
         seq = self.ann.seq
         self.save_snapshot()
+        self.db.execute("BEGIN IMMEDIATE")
+        self.db.execute("INSERT OR REPLACE INTO meta VALUES ('changes_trimmed_before', ?)", (str(seq),))
         self.db.execute("DELETE FROM changes WHERE seq < ?", (seq,))
+        self.db.execute("COMMIT")
         self.db.execute("VACUUM")
         return self.stats()
 
