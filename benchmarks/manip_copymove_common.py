@@ -38,13 +38,13 @@ def f1_at(pred: np.ndarray, gt: np.ndarray) -> float:
 
 
 def f1_best(score_map: np.ndarray, gt: np.ndarray, n: int = 20) -> float:
-    """Best F1 over thresholds (per image, as in the literature's 'F1-best'); a constant map gives the
-    F1 of marking everything."""
-    vals = np.unique(np.concatenate([np.linspace(0.0, 1.0, n + 1), np.unique(score_map)[-50:]]))
+    """Best F1 over positive thresholds (per image, as in the literature's 'F1-best'). Thresholds are 20 even
+    steps plus the map's own top values; an all-zero map scores 0 (marking everything is not one of the options:
+    that is the separate all-ones baseline)."""
+    vals = np.unique(np.concatenate([np.linspace(0.0, 1.0, n + 1)[1:], np.unique(score_map)[-50:]]))
     best = 0.0
-    for t in vals:
-        pred = score_map >= t if t > 0 else np.ones_like(gt)
-        best = max(best, f1_at(pred, gt))
+    for t in vals[vals > 0]:
+        best = max(best, f1_at(score_map >= t, gt))
     return best
 
 

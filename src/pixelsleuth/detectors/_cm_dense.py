@@ -145,15 +145,16 @@ def block_translation_candidates(
     min_votes: int = 12,
     max_candidates: int = 4,
     min_std: float = 2.0,
+    tol_rel: float = 0.05,
+    tol_abs: float = 2.0,
 ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """Translation candidates from dense block matching (for copies with too few keypoints).
 
-    Each block (stride ``stride``) is described by its 2-D DCT low-frequency coefficients; its nearest neighbour
-    among blocks farther than ``min_shift`` votes for the offset; offsets with enough votes (quantised to the
-    stride) become candidates. Returns [(A, src_pts, dst_pts)].
+    Each block (stride ``stride``) is described by its 2-D DCT low-frequency coefficients; blocks are sorted
+    lexicographically by their quantised features and each is compared with its next neighbours in that order;
+    near-identical pairs farther apart than ``min_shift`` vote for their offset; offsets with enough votes
+    (quantised to the stride) become candidates. Returns [(A, src_pts, dst_pts)].
     """
-    from scipy.spatial import cKDTree
-
     h, w = gray.shape
     if h < 4 * block or w < 4 * block:
         return []
@@ -178,21 +179,24 @@ def block_translation_candidates(
     pos = np.stack(np.meshgrid(xs[:nx], ys[:ny]), axis=-1).reshape(-1, 2).astype(np.float32)
     f = feats[keep]
     p = pos[keep]
-    # quantise lightly so near-identical blocks (e.g. after recompression) still meet
-    tree = cKDTree(f)
-    kq = 6
-    dist, idx = tree.query(f, k=kq + 1)
-    dist, idx = dist[:, 1:], idx[:, 1:]
-    # similarity threshold relative to the block energy
-    tol = 0.05 * np.linalg.norm(f, axis=1)[:, None] + 2.0
-    off = p[idx] - p[:, None, :]
-    ok = (np.linalg.norm(off, axis=2) >= min_shift) & (dist < tol)
-    if not ok.any():
+    # lexicographic sort of quantised features puts near-identical blocks next to each other (O(n log n));
+    # each block is compared with the next few in that order
+    tol = tol_rel * np.linalg.norm(f, axis=1) + tol_abs
+    qf = np.round(f / max(2.0 * tol_abs, 1e-3)).astype(np.int64)
+    order = np.lexsort(qf.T[::-1])
+    src_l: list[np.ndarray] = []
+    dst_l: list[np.ndarray] = []
+    for r in (1, 2, 3):
+        i, j = order[:-r], order[r:]
+        d = np.linalg.norm(f[i] - f[j], axis=1)
+        far = np.linalg.norm(p[j] - p[i], axis=1) >= min_shift
+        ok = (d < tol[i]) & far
+        src_l.append(i[ok])
+        dst_l.append(j[ok])
+    src_i = np.concatenate(src_l)
+    dst_i = np.concatenate(dst_l)
+    if len(src_i) < min_votes:
         return []
-    first = np.argmax(ok, axis=1)
-    has = ok.any(axis=1)
-    src_i = np.nonzero(has)[0]
-    dst_i = idx[src_i, first[has]]
     offs = p[dst_i] - p[src_i]
     # canonical direction: offsets and their negatives are the same copy
     neg = (offs[:, 0] < 0) | ((offs[:, 0] == 0) & (offs[:, 1] < 0))

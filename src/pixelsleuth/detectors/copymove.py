@@ -53,8 +53,8 @@ _CAL_B = 2.829
 
 _PROFILE_SETTINGS: dict[str, dict[str, Any]] = {
     "fast": {"max_pixels": 0.35e6, "blocks": False, "flip": False, "max_kp": 2500},
-    "default": {"max_pixels": 1.0e6, "blocks": False, "flip": False, "max_kp": 6000},
-    "thorough": {"max_pixels": 2.0e6, "blocks": True, "flip": True, "max_kp": 12000},
+    "default": {"max_pixels": 1.0e6, "blocks": "strict", "flip": False, "max_kp": 6000},
+    "thorough": {"max_pixels": 2.0e6, "blocks": "strict", "flip": True, "max_kp": 12000},
 }
 
 
@@ -104,6 +104,21 @@ def _mirror_descriptors(gray_u8: np.ndarray, kps: list[cv2.KeyPoint]) -> np.ndar
     if desc is None or len(mk2) != len(kps):
         return None
     return desc
+
+
+def _snap_translation(work: np.ndarray, A: np.ndarray, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """A map that is nearly a pure shift is most likely exactly one (the commonest copy-move): replace it by the
+    integer shift that best aligns the matched points, so verification compares pixels exactly."""
+    L = A[:, :2]
+    if np.linalg.det(L) <= 0:
+        return A
+    sv = np.linalg.svd(L, compute_uv=False)
+    rot = abs(math.degrees(math.atan2(L[1, 0], L[0, 0])))
+    if rot > 2.5 or abs(sv[0] - 1) > 0.03 or abs(sv[1] - 1) > 0.03:
+        return A
+    off = np.median(dst - src, axis=0)
+    At = np.array([[1.0, 0.0, off[0]], [0.0, 1.0, off[1]]])
+    return refine_translation(work, At, src)
 
 
 @register
@@ -173,7 +188,15 @@ class CopyMoveDetector(Detector):
                 ):
                     candidates.append(Candidate(A=A, src_pts=src, dst_pts=dst, origin="keypoints"))
         if settings["blocks"]:
-            for A, src, dst in block_translation_candidates(work, min_shift=min_shift):
+            strict = settings["blocks"] == "strict"
+            for A, src, dst in block_translation_candidates(
+                work,
+                min_shift=min_shift,
+                min_votes=20 if strict else 12,
+                min_std=3.0 if strict else 2.0,
+                tol_rel=0.01 if strict else 0.05,
+                tol_abs=0.6 if strict else 2.0,
+            ):
                 # skip translations the keypoint stage already found
                 o = A[:, 2]
                 dup = False
@@ -186,7 +209,10 @@ class CopyMoveDetector(Detector):
                 if not dup:
                     A = refine_translation(work, A, src)
                     dst = apply_affine(A, src)
-                    candidates.append(Candidate(A=A, src_pts=src, dst_pts=dst, origin="blocks"))
+                    # block votes are denser than keypoint matches: count them as a quarter match each
+                    n_eff = max(4, len(src) // 4)
+                    sel = np.linspace(0, len(src) - 1, n_eff).astype(int)
+                    candidates.append(Candidate(A=A, src_pts=src[sel], dst_pts=dst[sel], origin="blocks"))
 
         tau = float(settings.get("tau", 0.8))
         map_work = np.zeros((h, w), np.float32)
@@ -194,12 +220,16 @@ class CopyMoveDetector(Detector):
         for c in candidates:
             if c.origin == "keypoints":
                 c.A = refine_ecc(work, c.A, c.src_pts)
+                c.A = _snap_translation(work, c.A, c.src_pts, c.dst_pts)
             tgt, src_m, mean_corr, frac_high = verify_affine(
                 work, c.A, c.src_pts, c.dst_pts, min_shift=min_shift, tau=tau
             )
             union = tgt | src_m
             area = float(union.mean())
             if area <= 0:
+                continue
+            if c.origin == "blocks" and (mean_corr < 0.93 or frac_high < 0.5):
+                # block votes also come from repetitive texture; only near-exact duplicates count
                 continue
             rcorr = residual_correlation(work, c.A, tgt)
             feats = candidate_features(area, len(c.src_pts), mean_corr, rcorr, frac_high)

@@ -45,10 +45,16 @@ def block_spectra(p: np.ndarray, block: int, stride: int) -> np.ndarray:
     fy, fx = np.meshgrid(f, f, indexing="ij")
     keep = ~((np.abs(fy) < 0.06) & (np.abs(fx) < 0.06))
     blocks = np.lib.stride_tricks.sliding_window_view(p, (block, block))[::stride, ::stride]
-    b = blocks - blocks.mean(axis=(2, 3), keepdims=True)
-    spec = np.abs(np.fft.fft2(b * win))[..., keep]
-    spec /= np.median(spec, axis=-1, keepdims=True) + 1e-6
-    return np.log(spec + 1e-3).astype(np.float32)
+    ny, nx = blocks.shape[:2]
+    out = np.empty((ny, nx, int(keep.sum())), np.float32)
+    rows = max(1, 2048 // max(nx, 1))  # bound memory: about 2048 blocks per FFT batch
+    for r0 in range(0, ny, rows):
+        b = blocks[r0 : r0 + rows].astype(np.float32)
+        b = b - b.mean(axis=(2, 3), keepdims=True)
+        spec = np.abs(np.fft.fft2(b * win))[..., keep].astype(np.float32)
+        spec /= np.median(spec, axis=-1, keepdims=True) + 1e-6
+        out[r0 : r0 + rows] = np.log(spec + 1e-3)
+    return out
 
 
 def spectral_anomaly(logspec: np.ndarray, textured: np.ndarray) -> np.ndarray:
@@ -94,8 +100,9 @@ class ResamplingDetector(Detector):
                     Finding("The image is too small for resampling analysis.", code="resampling.too_small")
                 ],
             )
-        # bound the work on very large images: analyse a centred crop of at most 12 MP at full resolution
-        max_px = float(context.opt(self.name, "max_pixels", 12e6))
+        # bound the work on very large images: analyse a centred crop of at most 4 MP at full resolution
+        # (resizing would destroy the very traces this detector looks for)
+        max_px = float(context.opt(self.name, "max_pixels", 4e6))
         y_off = x_off = 0
         if h0 * w0 > max_px:
             s = math.sqrt(max_px / (h0 * w0))
