@@ -39,6 +39,11 @@ class OurWatermarkDetector(Detector):
         "replaced after marking."
     )
 
+    def unavailable_reason(self, image: ImageData, context: Context) -> str | None:
+        if min(image.shape) < 64:
+            return "image smaller than 64 px on a side, too small to carry the watermark"
+        return super().unavailable_reason(image, context)
+
     def analyze(self, image: ImageData, context: Context) -> Evidence:
         key = context.resources["watermark_key"]
         p_thr = float(context.opt(self.name, "p_threshold", ours.P_THRESHOLD))

@@ -179,6 +179,8 @@ def read_credentials(
         msg = str(e)
         if "ManifestNotFound" in type(e).__name__ or "no JUMBF" in msg:
             return CredentialReport(status="absent")
+        if "NotSupported" in type(e).__name__:
+            raise CredentialsError(f"C2PA does not support this file type ({mime})") from e
         return CredentialReport(status="tampered", error=f"{type(e).__name__}: {msg}")
     if reader is None:
         return CredentialReport(status="absent")
