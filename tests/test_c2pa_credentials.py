@@ -166,3 +166,12 @@ def test_durable_credentials_survive_stripping(certs: dict[str, bytes], tmp_path
     assert rec.report is not None and rec.report.title == "d.jpg"
     # wrong key: nothing recovered
     assert not c2.recover(img.data, img.rgb, "other-key", store).found
+
+
+def test_unsupported_format_is_skipped_not_tampered() -> None:
+    buf = io.BytesIO()
+    Image.fromarray(photo(80, 80)).save(buf, "BMP")
+    with pytest.raises(CredentialsError):
+        c2.read_credentials(buf.getvalue())
+    ev = C2paDetector().run(load_image(buf.getvalue()), Context())
+    assert ev.skipped and "not support" in ev.skipped
