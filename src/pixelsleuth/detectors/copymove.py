@@ -48,8 +48,8 @@ from pixelsleuth.io.image import ImageData
 # f = (log10 verified area in per-mille of the image, log10 supporting matches, mean local correlation - 0.9,
 # pooled high-pass residual correlation, fraction of near-identical (corr > 0.95) region pixels).
 # Fitted with benchmarks/manip_copymove_calibrate.py on COVERAGE pairs 1-50 and the synthetic 'train' split.
-_CAL_W = (-0.713, 1.742, 13.09, -6.608, 4.501)
-_CAL_B = 2.829
+_CAL_W = (-0.679, 1.784, 13.718, -6.065, 3.869)
+_CAL_B = 2.495
 
 _PROFILE_SETTINGS: dict[str, dict[str, Any]] = {
     "fast": {"max_pixels": 0.35e6, "blocks": False, "flip": False, "max_kp": 2500},
