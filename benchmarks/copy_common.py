@@ -1,8 +1,9 @@
 """Shared data lists and query transforms for the copy-detection benchmarks (seeded, reproducible).
 
-Data (read /work/shared/data/*/SOURCE.md): photos/{bsds500,web,camera,full} are split by a stable hash of the
-relative path into A (60 %: references that get copy queries) and B (40 %: sources of non-copy queries, never
-indexed); aigen/ images are distractor references (indexed, never queried). Images are reduced to at most 1024 px
+Data (read /work/shared/data/*/SOURCE.md): the scene photos of photos/{bsds500,web,camera} are split by a stable
+hash of the relative path into A (60 %: references that get copy queries) and B (40 %: sources of non-copy queries,
+never indexed); aigen/ images, camera/ chart, flat-field and HDR-pair shots and photos/full/ originals are
+distractor references (indexed, never queried; see data_lists). Images are reduced to at most 1024 px
 on the long side on load (the 16 full-size camera originals are up to 6000 px).
 """
 
@@ -32,12 +33,26 @@ def data_lists() -> dict[str, list[str]]:
     """A / B / distractor lists; recorded in copy_data_lists.json (reused when present, so splits never move)."""
     if LISTS.exists():
         return json.loads(LISTS.read_text())
+    # camera/ holds 100 ColorChecker chart shots, 15 flat-field shots and 4 HDR on/off pairs: the same chart or
+    # surface photographed again and again, i.e. genuine near-duplicates of each other; full/ holds the originals
+    # some camera/ crops were cut from. They would be copies of each other across the A/B split, so they are
+    # indexed as distractors only (never queried, never non-copy queries).
+    import csv
+
+    dup_notes = ("ColorChecker", "flat-field", "HDR on/off")
+    manifest = DATA / "photos" / "camera" / "MANIFEST.tsv"
+    near_dups = set()
+    with manifest.open() as fh:
+        for row in csv.DictReader(fh, delimiter="\t"):
+            if any(k in (row.get("note") or "") for k in dup_notes):
+                near_dups.add(f"photos/camera/{row['file']}")
     photos = []
-    for sub in ("bsds500", "web", "camera", "full"):
-        photos += _files(DATA / "photos" / sub)
+    for sub in ("bsds500", "web", "camera"):
+        photos += [p for p in _files(DATA / "photos" / sub) if p not in near_dups]
     a = [p for p in photos if int(hashlib.sha1(p.encode()).hexdigest(), 16) % 10 < 6]
     b = [p for p in photos if p not in set(a)]
-    lists = {"A_references": a, "B_noncopy_sources": b, "distractors": _files(DATA / "aigen")}
+    distractors = _files(DATA / "aigen") + sorted(near_dups) + _files(DATA / "photos" / "full")
+    lists = {"A_references": a, "B_noncopy_sources": b, "distractors": distractors}
     LISTS.write_text(json.dumps(lists, indent=1))
     return lists
 

@@ -3,7 +3,8 @@ side with ImageHash pHash and pdqhash alone, on the same references and queries.
 
     python benchmarks/copy_isc.py --n-copy 1000 --n-noncopy 1000 --crop25 300 --seed 0 --out /tmp/copy_isc.json
 
-References: split A of the photos (614) + 407 AI-generated distractors = 1,021 (see copy_common.py; lists in
+References: split A of the scene photos (530) + 542 distractors (407 AI-generated, 119 camera chart/flat-field/HDR
+shots, 16 full originals) = 1,072 (see copy_common.py; lists in
 copy_data_lists.json). Copy queries: A images under 1-3 random transforms + final JPEG; non-copy queries: split B
 photos (never indexed) under the same kind of transforms. ``--calibrate`` fits the copy_probability logistic on
 this run's inlier counts and writes provenance/trained/calibration.json (run it with a seed other than the test's).
