@@ -32,9 +32,11 @@ _PROFILE_BLOCK = {"fast": 16, "default": 16, "thorough": 8}
 
 # Score calibration (see benchmarks/ela_synthetic.py and docs/bench/io_ela_metadata.md).
 _Z_ON = 2.0  # a block is "hot" above this residual z
-# component strength giving score 0.5: the 95th percentile of untouched JPEGs in the calibration halves of
-# photos/camera (single and resaved), photos/bsds500 and photos/web
-_SCORE_MID = 2.9
+# component strength giving score 0.5, per profile: the 95th percentile over 541 untouched JPEGs from the
+# calibration halves of photos/camera (single and resaved), photos/bsds500 and photos/web
+# (python benchmarks/ela_calibrate.py)
+_PROFILE_MID = {"fast": 3.91, "default": 2.9, "thorough": 3.51}
+_SCORE_MID = _PROFILE_MID["default"]
 # a region with unusually LOW error (smooth, bright or near-saturated areas produce those naturally) counts half
 _LOWER_WEIGHT = 0.5
 _SCORE_SLOPE = 1.6
@@ -198,8 +200,8 @@ def _to_pixels(a: np.ndarray, block: int, h: int, w: int, interp: int) -> np.nda
     return np.pad(up, ((0, h - up.shape[0]), (0, w - up.shape[1])), mode="edge").astype(np.float32)
 
 
-def _score(strength: float) -> float:
-    return float(1.0 / (1.0 + np.exp(-_SCORE_SLOPE * (strength - _SCORE_MID))))
+def _score(strength: float, mid: float = _SCORE_MID) -> float:
+    return float(1.0 / (1.0 + np.exp(-_SCORE_SLOPE * (strength - mid))))
 
 
 @register
@@ -227,7 +229,11 @@ class ElaDetector(Detector):
         m_blocks = np.where(res.z >= 0, lz, _LOWER_WEIGHT * lz).astype(np.float32)
         m = _to_pixels(m_blocks, block, h, w, cv2.INTER_LINEAR)
         rel = _to_pixels(res.valid.astype(np.float32), block, h, w, cv2.INTER_NEAREST)
-        score = _score(res.strength)
+        custom = (
+            context.opt(self.name, "qualities") is not None or context.opt(self.name, "block") is not None
+        )
+        mid = _SCORE_MID if custom else _PROFILE_MID[profile]
+        score = _score(res.strength, float(context.opt(self.name, "score_mid", mid)))
         base_rel = 1.0 if compressed else 0.4
         rel *= base_rel
         if is_jpeg and image.jpeg is not None and image.jpeg.quality_estimate is not None:
