@@ -37,6 +37,7 @@ CONDS = ("clean", "jpeg75", "social", "swap")
 SEED = 20261122
 C_ART = 0.05
 C_CLIP = 0.5
+CLIP_TRAIN_VIEWS = ("clean", "jpeg75", "social")
 ART_TRAIN_VIEWS = ("train0", "train1", "clean")  # two augmented views + the stored image
 
 
@@ -135,7 +136,12 @@ def train_xy(d: dict, idx: np.ndarray, kind: str) -> tuple[np.ndarray, np.ndarra
         x = np.concatenate([d[f"art_{v}"][idx] for v in ART_TRAIN_VIEWS])
         y = np.concatenate([d["labels"][idx]] * len(ART_TRAIN_VIEWS))
     else:
-        x, y = d["clip_clean"][idx], d["labels"][idx]  # CLIP: clean views of the training images
+        # CLIP: the stored view of every training image, plus its re-encoded views where they were embedded
+        # (for every 3rd image; see ai_data.CLIP_DEGRADED_EVERY). Test images are never among them.
+        x = np.concatenate([d[f"clip_{v}"][idx] for v in CLIP_TRAIN_VIEWS])
+        y = np.concatenate([d["labels"][idx]] * len(CLIP_TRAIN_VIEWS))
+        ok = np.isfinite(x).all(axis=1)
+        x, y = x[ok], y[ok]
     return x, y
 
 

@@ -122,6 +122,15 @@ class SDWatermark(Detector):
     profiles = frozenset({"fast", "default", "thorough"})
     description = "Decodes the invisible DWT-DCT watermark that Stable Diffusion's reference scripts embed."
 
+    def unavailable_reason(self, image: ImageData, context: Context) -> str | None:
+        try:
+            import imwatermark  # noqa: F401
+        except ImportError:
+            return (
+                "the optional package invisible-watermark is not installed (pip install invisible-watermark)"
+            )
+        return super().unavailable_reason(image, context)
+
     def analyze(self, image: ImageData, context: Context) -> Evidence:
         if image.height * image.width < MIN_SIDE * MIN_SIDE:
             return self.evidence(
