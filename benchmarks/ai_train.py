@@ -219,6 +219,8 @@ def metrics(res: dict, kinds: list[str]) -> dict:
             ok = np.isfinite(r[c]["fused"])
             for k in [*kinds, "fused"]:
                 s = r[c][k][ok]
+                if not np.isfinite(s).all():
+                    continue
                 tpr, _ = tpr_at_fpr(s, y[ok])
                 out[g][c][k] = {
                     "auc": round(float(roc_auc_score(y[ok], s)), 4),
@@ -226,6 +228,12 @@ def metrics(res: dict, kinds: list[str]) -> dict:
                     "n": [int((y[ok] == 1).sum()), int((y[ok] == 0).sum())],
                 }
             out[g][c]["constant"] = {"auc": 0.5, "tpr_at_5fpr": 0.0}
+            if c != "clean":  # clean on exactly the items of this condition, for a like-for-like drop
+                sc = r["clean"]["fused"][ok]
+                out[g][c]["fused_clean_same_items"] = {
+                    "auc": round(float(roc_auc_score(y[ok], sc)), 4),
+                    "tpr_at_5fpr": round(tpr_at_fpr(sc, y[ok])[0], 4),
+                }
         # swap test: how many generated images flip decision between clean and JPEG-saved (at the 5%-FPR threshold)
         _, thr = tpr_at_fpr(r["clean"]["fused"], y)
         pos = (y == 1) & np.isfinite(r["swap"]["fused"])

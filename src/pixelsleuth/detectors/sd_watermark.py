@@ -59,6 +59,7 @@ KNOWN_MARKS: tuple[KnownMark, ...] = (
 # Decide "marked" when the Bonferroni-corrected binomial tail is below this.
 FP_THRESHOLD = 1e-6
 MIN_SIDE = 256
+MAX_MP = 8.0  # larger images are not direct outputs of the reference scripts; decoding costs ~1 s/MP
 
 
 def binomial_tail(k: int, n: int) -> float:
@@ -140,6 +141,17 @@ class SDWatermark(Detector):
                     Finding(
                         "The image is too small to carry a Stable Diffusion watermark.",
                         code="sd_watermark.too_small",
+                    )
+                ],
+            )
+        if image.megapixels > MAX_MP and context.profile != "thorough":
+            return self.evidence(
+                score=None,
+                skipped=f"image above {MAX_MP:g} MP; generator scripts save smaller images (run the thorough profile)",
+                findings=[
+                    Finding(
+                        "The generator-watermark check was skipped for this large image (use the thorough profile).",
+                        code="sd_watermark.too_large",
                     )
                 ],
             )
