@@ -108,7 +108,9 @@ class ThirdPartyWatermarkDetector(Detector):
     version: ClassVar[str] = "1"
     family: ClassVar[Family] = Family.WATERMARK
     requires: ClassVar[frozenset[str]] = frozenset({"rgb"})
-    profiles: ClassVar[frozenset[str]] = frozenset({"default", "thorough"})
+    # thorough only: importing invisible-watermark loads torch, and the sd_watermark detector already covers
+    # the Stable Diffusion dwtDct mark in the default profile
+    profiles: ClassVar[frozenset[str]] = frozenset({"thorough"})
     description: ClassVar[str] = (
         "Decodes invisible-watermark (dwtDct, dwtDctSvd, rivaGan) and blind-watermark marks and matches them "
         "against known payloads such as Stable Diffusion's published one."
