@@ -28,6 +28,8 @@ def test_five_crops() -> None:
     assert len(tiles) == 5 and all(t.shape == (224, 224, 3) for t in tiles) and not padded and scale == 1.0
     tiles, _, _, padded = five_crops(np.zeros((224, 224, 3), np.uint8))
     assert len(tiles) == 1 and not padded
+    assert len(five_crops(np.zeros((300, 400, 3), np.uint8), 3)[0]) == 3
+    assert len(five_crops(np.zeros((300, 400, 3), np.uint8), 1)[0]) == 1
 
 
 def test_skipped_without_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -42,7 +44,8 @@ def test_skipped_without_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
 def test_contract_with_model() -> None:
     rng = np.random.default_rng(0)
     rgb = rng.integers(0, 255, (300, 500, 3), dtype=np.uint8)
-    ev = AIClipProbe().run(_img(rgb), Context())
+    ev = AIClipProbe().run(_img(rgb), Context(profile="thorough"))
     assert ev.skipped is None, ev.skipped
     assert ev.map.shape == (300, 500) and 0.0 <= ev.score <= 1.0
     assert len(ev.extra["crop_scores"]) == 5
+    assert len(AIClipProbe().run(_img(rgb), Context()).extra["crop_scores"]) == 3

@@ -66,14 +66,22 @@ def clip_embed(tiles: list[np.ndarray], batch: int = 8) -> np.ndarray:
     return np.concatenate(out)
 
 
-def five_crops(rgb: np.ndarray) -> tuple[list[np.ndarray], list[tuple[int, int]], float, bool]:
-    """Centre + four corner TILE crops of the size-normalised image (fewer when the image is small)."""
+CROPS_BY_PROFILE = {"fast": 1, "default": 3, "thorough": 5}
+
+
+def five_crops(rgb: np.ndarray, n: int = 5) -> tuple[list[np.ndarray], list[tuple[int, int]], float, bool]:
+    """Centre (+ opposite corners, + the other two corners) TILE crops of the size-normalised image.
+
+    ``n`` = 1, 3 or 5 crops; fewer when the image is small (duplicates are dropped)."""
     norm, scale = normalise_size(rgb)
     padded = min(norm.shape[:2]) < TILE
     norm = pad_to_tile(norm)
     h, w = norm.shape[:2]
-    corners = {((h - TILE) // 2, (w - TILE) // 2), (0, 0), (0, w - TILE), (h - TILE, 0), (h - TILE, w - TILE)}
-    cs = sorted(corners)
+    order = [((h - TILE) // 2, (w - TILE) // 2), (0, 0), (h - TILE, w - TILE), (0, w - TILE), (h - TILE, 0)]
+    cs: list[tuple[int, int]] = []
+    for c in order[: max(1, n)]:
+        if c not in cs:
+            cs.append(c)
     return [norm[y : y + TILE, x : x + TILE] for y, x in cs], cs, scale, padded
 
 
@@ -99,7 +107,8 @@ class AIClipProbe(Detector):
 
     def analyze(self, image: ImageData, context: Context) -> Evidence:
         head = load_head()
-        tiles, corners, scale, padded = five_crops(image.rgb)
+        n = int(context.opt(self.name, "crops", CROPS_BY_PROFILE.get(context.profile, 3)))
+        tiles, corners, scale, padded = five_crops(image.rgb, n)
         emb = clip_embed(tiles)
         logits = head.logit(emb)
         mean_logit = float(logits.mean())
