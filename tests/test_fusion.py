@@ -59,3 +59,11 @@ def test_skipped_detectors_are_explained_not_scored():
     v = fuse([ev("a", None, skipped="not a JPEG")], (4, 4))
     assert v.scores["manipulated"] == 0.0
     assert any("did not run" in s["text"] for s in v.explanation)
+
+
+def test_trust_weight_raises_the_bar_without_crossing_it():
+    shape = (4, 4)
+    assert fuse([ev("x", 0.6)], shape, weights={"x": 0.5}).label != "manipulated"  # 0.6 ** 2 = 0.36
+    assert fuse([ev("x", 0.9)], shape, weights={"x": 0.5}).label == "manipulated"  # 0.81
+    assert fuse([ev("x", 0.6)], shape, weights={"x": 1.0}).label == "manipulated"
+    assert fuse([ev("x", 0.0)], shape).scores["manipulated"] == 0.0

@@ -3,9 +3,11 @@
 Meaning of the outputs (see docs/report.md):
 
 * ``scores.manipulated`` — strength of the evidence that the image was locally edited, in [0, 1]. 0.5 is the
-  decision threshold: it is >= 0.5 exactly when at least one detector with non-zero weight reports a calibrated
-  score >= 0.5. Above 0.5, more and stronger detectors push it towards 1 (noisy-OR of their excess over 0.5).
-  Below 0.5 it is the largest sub-threshold score, i.e. how close the image came to being flagged.
+  decision threshold. Each detector's calibrated score ``s`` is first tempered by its trust weight ``w`` in (0, 1]:
+  ``s_eff = s ** (1 / w)`` (w = 1 keeps it; w = 0.5 needs s >= 0.71 to reach 0.5; w = 0 ignores the detector).
+  The fused score is >= 0.5 exactly when at least one ``s_eff`` is >= 0.5; above 0.5, more and stronger detectors
+  push it towards 1 (noisy-OR of their excess over 0.5). Below 0.5 it is the largest ``s_eff``, i.e. how close the
+  image came to being flagged.
 * ``scores.ai_generated`` — the same construction over AI-generation evidence (unless a calibrated combiner from
   :mod:`pixelsleuth.fusion.ai_calibration` is available, which then decides).
 * ``map`` — fused localization map, float32 H x W in [0, 1], 0.5 = pixel decision threshold. Each detector's map is
@@ -29,8 +31,9 @@ LABELS = ("no_evidence_found", "manipulated", "ai_generated", "inconclusive")
 THRESHOLD = 0.5
 INCONCLUSIVE_LOW = 0.35  # a top score in [0.35, 0.5) is reported as inconclusive
 
-# Per-detector weights in [0, 1] for the image-level combination (unknown detectors weigh 1).
-DEFAULT_WEIGHTS: dict[str, float] = {}
+# Per-detector trust weights in [0, 1] for the image-level combination (unknown detectors weigh 1). Lower trust for
+# cues measured to raise false alarms on ordinary photos (docs/benchmarks.md): ELA fires on 13-20% of web photos.
+DEFAULT_WEIGHTS: dict[str, float] = {"ela": 0.5}
 
 _SEVERITY_RANK = {Severity.STRONG: 3, Severity.MODERATE: 2, Severity.WEAK: 1, Severity.INFO: 0}
 
@@ -45,14 +48,19 @@ class Verdict:
     ai_band: str | None = None
 
 
+def _temper(s: float, w: float) -> float:
+    """Trust weight as an exponent: keeps 0 and 1 fixed, raises the score needed to reach 0.5 when w < 1."""
+    if w <= 0:
+        return 0.0
+    return float(min(1.0, max(0.0, s)) ** (1.0 / min(w, 1.0)))
+
+
 def _combine(scores: list[tuple[str, float, float]]) -> tuple[float, dict[str, float]]:
     """Noisy-OR of (score - 0.5) excess; below threshold, the max score. Returns (score, per-detector share)."""
     if not scores:
         return 0.0, {}
-    excess = []
-    for name, s, w in scores:
-        e = max(0.0, (s - THRESHOLD) / (1 - THRESHOLD)) * w
-        excess.append((name, e))
+    eff = [(name, _temper(s, w)) for name, s, w in scores]
+    excess = [(name, max(0.0, (s - THRESHOLD) / (1 - THRESHOLD))) for name, s in eff]
     prod = 1.0
     for _, e in excess:
         prod *= 1.0 - min(e, 1.0)
@@ -60,7 +68,7 @@ def _combine(scores: list[tuple[str, float, float]]) -> tuple[float, dict[str, f
     if total > 0:
         fused = THRESHOLD + (1 - THRESHOLD) * total
     else:
-        fused = min(max(s * (w if w > 0 else 0) for _, s, w in scores), THRESHOLD - 1e-6)
+        fused = min(max(s for _, s in eff), THRESHOLD - 1e-6)
     contrib = {n: round(e, 4) for n, e in excess if e > 0}
     return float(min(1.0, max(0.0, fused))), contrib
 
@@ -217,11 +225,15 @@ def fuse(
         ai, ai_contrib = _combine(_ai_items(evidence, weights))
     fused_map = fuse_maps(evidence, shape)
     scores = {"manipulated": round(manip, 4), "ai_generated": round(float(ai), 4)}
-    if ai_band == "ai_generated" or (ai_band is None and ai >= THRESHOLD and ai >= manip):
+    if ai_band is not None:  # a calibrated AI combiner decides its own bands
+        ai_flag, ai_unsure = ai_band == "ai_generated", ai_band == "inconclusive"
+    else:
+        ai_flag, ai_unsure = ai >= THRESHOLD, INCONCLUSIVE_LOW <= ai < THRESHOLD
+    if ai_flag:  # generated content is not a photograph, whatever else is found in it
         label = "ai_generated"
     elif manip >= THRESHOLD:
         label = "manipulated"
-    elif ai_band == "inconclusive" or max(manip, ai) >= INCONCLUSIVE_LOW:
+    elif ai_unsure or manip >= INCONCLUSIVE_LOW:
         label = "inconclusive"
     else:
         label = "no_evidence_found"
