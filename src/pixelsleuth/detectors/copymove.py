@@ -114,11 +114,32 @@ def _snap_translation(work: np.ndarray, A: np.ndarray, src: np.ndarray, dst: np.
         return A
     sv = np.linalg.svd(L, compute_uv=False)
     rot = abs(math.degrees(math.atan2(L[1, 0], L[0, 0])))
-    if rot > 2.5 or abs(sv[0] - 1) > 0.03 or abs(sv[1] - 1) > 0.03:
+    if rot > 5.0 or abs(sv[0] - 1) > 0.06 or abs(sv[1] - 1) > 0.06:
         return A
     off = np.median(dst - src, axis=0)
     At = np.array([[1.0, 0.0, off[0]], [0.0, 1.0, off[1]]])
     return refine_translation(work, At, src)
+
+
+def _alignment_error(work: np.ndarray, A: np.ndarray, src: np.ndarray, r: int = 4) -> float:
+    """Median over matched points of the mean absolute difference between the (2r+1)^2 neighbourhood of a source
+    point and the neighbourhood of its image under ``A`` (bilinear sampling)."""
+    pts = src[:: max(1, len(src) // 60)]
+    dy, dx = np.mgrid[-r : r + 1, -r : r + 1].astype(np.float32)
+    px = pts[:, 0, None, None].astype(np.float32) + dx
+    py = pts[:, 1, None, None].astype(np.float32) + dy
+    qx = A[0, 0] * px + A[0, 1] * py + A[0, 2]
+    qy = A[1, 0] * px + A[1, 1] * py + A[1, 2]
+    n = len(pts)
+    a = cv2.remap(work, px.reshape(n, -1), py.reshape(n, -1), cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+    b = cv2.remap(
+        work,
+        qx.reshape(n, -1).astype(np.float32),
+        qy.reshape(n, -1).astype(np.float32),
+        cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_REFLECT,
+    )
+    return float(np.median(np.abs(a - b).mean(axis=1)))
 
 
 @register
@@ -219,8 +240,14 @@ class CopyMoveDetector(Detector):
         verified: list[dict[str, Any]] = []
         for c in candidates:
             if c.origin == "keypoints":
-                c.A = refine_ecc(work, c.A, c.src_pts)
-                c.A = _snap_translation(work, c.A, c.src_pts, c.dst_pts)
+                # keep whichever of the keypoint fit, its ECC refinement and the snapped pure shift aligns the
+                # matched neighbourhoods best
+                options = [c.A, refine_ecc(work, c.A, c.src_pts)]
+                snapped = _snap_translation(work, c.A, c.src_pts, c.dst_pts)
+                if snapped is not c.A:
+                    options.append(snapped)
+                errs = [_alignment_error(work, A_opt, c.src_pts) for A_opt in options]
+                c.A = options[int(np.argmin(errs))]
             tgt, src_m, mean_corr, frac_high = verify_affine(
                 work, c.A, c.src_pts, c.dst_pts, min_shift=min_shift, tau=tau
             )
