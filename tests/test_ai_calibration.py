@@ -77,3 +77,21 @@ def test_unknown_ai_detector_only_inconclusive() -> None:
     other = Evidence(detector="someone_else", version="1", family=Family.AI_GENERATED, score=0.9)
     s, band = combine_ai([other])
     assert band == "inconclusive" and 0.3 < s < 0.9
+
+
+def test_metadata_probability_with_baseline() -> None:
+    """The metadata detector's numeric probability starts from a prior: the prior alone is no evidence."""
+
+    def meta(p: float) -> Evidence:
+        return Evidence(
+            detector="metadata",
+            version="1",
+            family=Family.METADATA,
+            score=p,
+            extra={"ai_generated": p, "baseline": {"ai_generated": 0.12}},
+        )
+
+    assert combine_ai([meta(0.12)]) == (0.0, "no_evidence")
+    s_weak, band_weak = combine_ai([meta(0.43)])
+    assert band_weak == "no_evidence" and 0.2 < s_weak < 0.5
+    assert combine_ai([meta(0.96)])[1] == "ai_generated"

@@ -52,7 +52,11 @@ def _metadata_claim(ev: Evidence) -> float:
     if isinstance(v, bool):
         return METADATA_CLAIM_P
     if isinstance(v, int | float):
-        return float(min(1.0, max(0.0, v)))
+        # the metadata detector reports a probability from a low prior (extra["baseline"]); keep only the excess
+        base = ev.extra.get("baseline", {})
+        b = float(base.get("ai_generated", 0.0)) if isinstance(base, dict) else 0.0
+        p = float(min(1.0, max(0.0, v)))
+        return max(0.0, (p - b) / (1.0 - b)) if b < 1.0 else 0.0
     if isinstance(v, dict):
         for key in ("confidence", "score", "p"):
             if isinstance(v.get(key), int | float):
