@@ -170,3 +170,31 @@ def test_reader_survives_compaction_of_the_log(tmp_path: Path) -> None:
             reader.close()
     finally:
         w.close()
+
+
+def test_large_index_structures_round_trip(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The inverted-file structures used above the exact-search sizes: add, search, remove, snapshot, reopen."""
+    import faiss
+
+    import pixelsleuth.provenance.index as I
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((4000, 128)).astype(np.float32)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    ivf = I.new_descriptor_index(128, x, n_expected=30_000)
+    assert isinstance(ivf, faiss.IndexIVFScalarQuantizer)
+    ivf.add_with_ids(x, np.arange(10, 4010, dtype=np.int64))
+    _, ids = ivf.search(x[:50], 1)
+    assert np.mean(ids[:, 0] == np.arange(10, 60)) > 0.9
+    assert ivf.remove_ids(faiss.IDSelectorBatch(np.array([10, 11], np.int64))) == 2
+    # an index that grows past the local-feature threshold switches to a binary IVF at its next snapshot
+    monkeypatch.setattr(I, "LOCAL_IVF_MIN", 2000)
+    d = tmp_path / "ix"
+    with ReferenceIndex.create(d) as ix:
+        for s in range(6):
+            _add(ix, s)
+        ix.save_snapshot()
+        assert isinstance(ix.ann.local, faiss.IndexBinaryIVF)
+    with open_index(d) as ro:
+        assert isinstance(ro.ann.local, faiss.IndexBinaryIVF) and ro.ann.local_n == ro.ann.local.ntotal
+        assert search(ro, textured(4), localize=False).best.ref.uri == "mem://4"
