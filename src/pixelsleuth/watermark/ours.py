@@ -48,6 +48,7 @@ EMBED_SHORT = 512  # working resolution (short side) for embedding
 DETECT_SHORT = 512  # working resolution cap for detection (same as embedding: tiles stay ~128 px)
 DEFAULT_RMS = 2.35  # luma RMS of the mark at strength 1.0 (about 40.8 dB PSNR)
 P_THRESHOLD = 1e-6  # default decision threshold on the zero-bit p-value
+UPSAMPLE_BELOW = 320  # detection upsamples images whose short side is below this by 2
 VERSION = "1"
 
 
@@ -555,7 +556,12 @@ def detect(
     lay = _layout(key)
     h, w = rgb.shape[:2]
     fd = min(1.0, DETECT_SHORT / min(h, w))
-    if fd < 1:  # downscale the uint8 image first: far cheaper than full-resolution float luma
+    if min(h, w) < UPSAMPLE_BELOW:
+        # small images (often downscaled copies): upsample so the cells span several pixels again and the
+        # whitening filter matches their scale
+        fd = 2.0
+        y = _luma(cv2.resize(rgb, (2 * w, 2 * h), interpolation=cv2.INTER_CUBIC))
+    elif fd < 1:  # downscale the uint8 image first: far cheaper than full-resolution float luma
         y = _luma(
             cv2.resize(rgb, (max(1, round(w * fd)), max(1, round(h * fd))), interpolation=cv2.INTER_AREA)
         )
@@ -563,13 +569,15 @@ def detect(
         y = _luma(rgb)
     r = _whiten(y)
     r64 = r.astype(np.float64)
-    # identity guess: unattacked image embedded at min(1, 512/short) resolution
+    # prior guesses: the image as embedded (tile = 128 px at min(1, 512/short) resolution), and that image
+    # downscaled by half (the most common resize); then the autocorrelation candidates
     fe = min(1.0, EMBED_SHORT / min(h, w))
     p0 = TILE / fe * fd
     identity = ((p0, 0.0), (0.0, p0))
+    half = ((p0 / 2, 0.0), (0.0, p0 / 2))
     # The p-value is corrected for every test the whole procedure may run (union bound), fixed in advance:
-    # (identity + autocorrelation candidates) x 8 orientations x all shifts, plus the local refinement.
-    n_tests = (1 + max_candidates) * 8 * TILE * TILE + 2 * 14 * TILE * TILE
+    # (2 prior + autocorrelation candidates) x 8 orientations x all shifts, plus the local refinement.
+    n_tests = (2 + max_candidates) * 8 * TILE * TILE + 2 * 14 * TILE * TILE
     evals: list[tuple[float, Any, Any, Any, Any, Any]] = []
 
     def _eval(v1: tuple[float, float], v2: tuple[float, float], src: str) -> None:
@@ -585,9 +593,12 @@ def detect(
 
     _eval(*identity, "identity")
     fast_ok = bool(evals) and _good(evals[0])
+    if not fast_ok and p0 / 2 >= 40:
+        _eval(*half, "half")
+        fast_ok = _good(evals[-1])
     if not fast_ok:  # the image was resized/rotated/...: estimate the lattice from the autocorrelation
         for c in _lattice_candidates(r, max_candidates):
-            if abs(c[0][0] - identity[0][0]) < 1.0 and abs(c[0][1] - identity[0][1]) < 1.0:
+            if any(abs(c[0][0] - q[0][0]) < 1.0 and abs(c[0][1] - q[0][1]) < 1.0 for q in (identity, half)):
                 continue
             _eval(c[0], c[1], "autocorrelation")
     if not evals:
@@ -645,9 +656,9 @@ def detect(
         decoys = [_apply_shift_lookup(tile, k, (shift[0] + 64, shift[1] + 32), ui, vi),
                   _apply_shift_lookup(tile, k, (shift[0] + 32, shift[1] + 80), ui, vi)]  # fmt: skip
         hole, rel = _hole_posterior(y, r, exp, decoys, geom)
-        if fd < 1:
-            hole = cv2.resize(hole, (w, h), interpolation=cv2.INTER_LINEAR)
-            rel = cv2.resize(rel, (w, h), interpolation=cv2.INTER_LINEAR)
+        if fd != 1:
+            hole = cv2.resize(hole, (w, h), interpolation=cv2.INTER_AREA if fd > 1 else cv2.INTER_LINEAR)
+            rel = cv2.resize(rel, (w, h), interpolation=cv2.INTER_AREA if fd > 1 else cv2.INTER_LINEAR)
         res.map = np.clip(hole, 0.0, 1.0).astype(np.float32)
         res.presence = np.clip(1.0 - hole, 0.0, 1.0).astype(np.float32)
         res.reliability = np.clip(rel, 0.0, 1.0).astype(np.float32)
