@@ -26,7 +26,7 @@ _PRED = np.array([[-0.25, 0.5, -0.25], [0.5, 0.0, 0.5], [-0.25, 0.5, -0.25]], np
 # anomaly, averaged over its 3x3 block neighbourhood, is more than _Z robust standard deviations above the
 # image's median.
 _Z = 1.0
-_SCORE_W = (50.0, -2.0)  # logistic on the largest connected fraction of flagged blocks
+_SCORE_W = (50.0, -3.5)  # logistic on the largest connected fraction of flagged blocks
 
 
 def residual_magnitude(gray: np.ndarray) -> np.ndarray:
