@@ -5,7 +5,8 @@ Reads the feature cache written by benchmarks/ai_data.py (run that first), then:
 1. LOGO: for each generator G and each half h, train on the other two generators' prompt-half h plus real
    half h (training views), test on G's prompt-half 1-h plus real half 1-h (evaluation views). Every test image
    thus gets an out-of-fold (OOF) score from a model that never saw its generator, its prompt or its camera.
-   Fusion weights inside each fold come from an inner prompt-disjoint 2-fold split of the training part.
+   Fusion weights inside each fold come from an inner prompt-disjoint 2-fold split of the training part
+   (AI_STACK_INNER=generator: inner leave-one-generator-out instead; see docs/bench/ai_generated.md).
 2. Reports AUC, TPR at 5% FPR on real photos, per generator and condition (clean / jpeg75 / social / swap),
    beside a constant-score baseline (AUC 0.5).
 3. Calibration: Platt scaling (class-balanced, so 0.5 is the threshold at equal priors) fitted on OOF logits;
@@ -37,6 +38,7 @@ CONDS = ("clean", "jpeg75", "social", "swap")
 SEED = 20261122
 C_ART = 0.05
 C_CLIP = 0.5
+STACK_INNER = os.environ.get("AI_STACK_INNER", "prompt")  # or "generator"
 CLIP_TRAIN_VIEWS = ("clean", "jpeg75", "social")
 ART_TRAIN_VIEWS = ("train0", "train1", "clean")  # two augmented views + the stored image
 
@@ -154,12 +156,26 @@ def fit_detectors(d: dict, idx: np.ndarray, kinds: list[str]) -> dict:
 
 
 def fit_stack(d: dict, idx: np.ndarray, kinds: list[str]) -> LogisticRegression:
-    """Stacking weights from an inner prompt-disjoint 2-fold split of the training indices."""
+    """Stacking weights from inner out-of-fold logits of the training indices.
+
+    STACK_INNER = "generator": inner leave-one-generator-out over the generators present in ``idx`` (the
+    deployment question: how much to trust each detector on a generator it never saw), real photos split by
+    halves; "prompt": an inner prompt-disjoint 2-fold split (same generators on both sides)."""
     keys = d["paths"][idx]
     inner = np.array([hash_half(k) for k in keys])
+    lab, grp = d["labels"][idx], d["groups"][idx]
+    gens = sorted(set(grp[lab == 1]))
+    folds = []
+    if STACK_INNER == "generator" and len(gens) >= 2:
+        for j, g in enumerate(gens):
+            h = j % 2
+            tr = idx[((lab == 1) & (grp != g)) | ((lab == 0) & (inner == h))]
+            te = idx[((lab == 1) & (grp == g)) | ((lab == 0) & (inner != h))]
+            folds.append((tr, te))
+    else:
+        folds = [(idx[inner == h], idx[inner != h]) for h in (0, 1)]
     zs, ys = [], []
-    for h in (0, 1):
-        tr, te = idx[inner == h], idx[inner != h]
+    for tr, te in folds:
         if len(np.unique(d["labels"][tr])) < 2 or len(np.unique(d["labels"][te])) < 2:
             continue
         m = fit_detectors(d, tr, kinds)
