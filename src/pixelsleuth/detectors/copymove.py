@@ -48,8 +48,8 @@ from pixelsleuth.io.image import ImageData
 # f = (log10 verified area in per-mille of the image, log10 supporting matches, mean local correlation - 0.9,
 # pooled high-pass residual correlation, fraction of near-identical (corr > 0.95) region pixels).
 # Fitted with benchmarks/manip_copymove_calibrate.py on COVERAGE pairs 1-50 and the synthetic 'train' split.
-_CAL_W = (-0.679, 1.784, 13.718, -6.065, 3.869)
-_CAL_B = 2.495
+_CAL_W = (0.571, 0.821, 10.197, -5.297, 4.713)
+_CAL_B = 0.002
 
 _PROFILE_SETTINGS: dict[str, dict[str, Any]] = {
     "fast": {"max_pixels": 0.35e6, "blocks": False, "flip": False, "max_kp": 2500},
