@@ -35,12 +35,12 @@ MIN_SIDE = 96
 # logistic score model, fit by benchmarks/manip_noise_jpeg_calibrate.py (see docs/bench/noise_jpeg.md)
 _SCORE_MODELS: dict[str, tuple[dict[str, float], float]] = {
     "fast": (
-        {"log_area": -0.0453, "concentration": 0.3866, "dsep": -0.0011, "ssep": 0.0444, "conc2": 1.2955},
-        -1.5748,
+        {"log_area": 0.0971, "concentration": 0.4822, "dsep": -0.0337, "ssep": -0.0096, "conc2": 1.2252},
+        -0.5717,
     ),
     "default": (
-        {"log_area": -0.0627, "concentration": 0.5860, "dsep": 0.1869, "ssep": 0.0739, "conc2": 1.9256},
-        -3.6695,
+        {"log_area": 0.1113, "concentration": 0.5219, "dsep": 0.1509, "ssep": 0.0190, "conc2": 1.6753},
+        -2.9104,
     ),
 }
 
@@ -75,7 +75,8 @@ def reliability_tiles(g: np.ndarray, sigma: np.ndarray) -> np.ndarray:
     dark = np.clip((mean - 12.0) / 20.0, 0, 1)
     bright = np.clip((248.0 - mean) / 15.0, 0, 1)
     unsat = np.clip(1.0 - 2.0 * sat, 0, 1)
-    flat = np.clip((sigma - 0.25) / 0.5, 0, 1)
+    # flat = no content variation at all (the noise of a blurred but textured area is still measurable)
+    flat = np.clip((t.std(axis=2) - 0.5) / 1.5, 0, 1)
     return (dark * bright * unsat * flat).astype(np.float32)
 
 
