@@ -162,6 +162,9 @@ class JpegDetector(Detector):
                     data={"primary_quality": pq, "gain": round(dq.gain, 4)},
                 )
             )
+        # in a mostly double-compressed image the DQ map is the trustworthy cue; the pixel-domain cues (grid,
+        # ghosts) then only add texture-driven noise to the map (benchmark: best F1 0.77 -> 0.87 without them)
+        secondary = 0.3 if (is_dq and dq.alpha >= 0.5) else 1.0
         if profile != "fast":
             grid = grid_analysis(y, expected=(0, 0))
             na = grid.phase != (0, 0) and grid.strength >= GRID_NA_MIN
@@ -185,7 +188,7 @@ class JpegDetector(Detector):
             if not na:
                 # weak cue (benchmark: pixel AUC ~0.74 on misaligned splices, heavy-tailed on authentic images):
                 # half weight in the map, no contribution to the score
-                maps.append(0.5 * _ramp(grid.off_map, GRID_LOCAL_T0, GRID_LOCAL_T1))
+                maps.append(0.5 * secondary * _ramp(grid.off_map, GRID_LOCAL_T0, GRID_LOCAL_T1))
             if q2 is not None and q2 > 50:
                 step = 3 if profile == "thorough" else 5
                 lo = 35 if profile == "thorough" else max(40, int(q2) - 35)
@@ -193,7 +196,7 @@ class JpegDetector(Detector):
                 if len(qs) >= 3:
                     dev, med = ghosts(y, qs)
                     gh = _ramp(dev, GHOST_T0, GHOST_T1)
-                    maps.append(gh)
+                    maps.append(secondary * gh)
                     # in a mostly double-compressed image the DQ model already covers pasted content and ghosts
                     # mostly echo texture (false alarms after further recompression): map only, no score
                     if not (is_dq and dq.alpha >= 0.5):
