@@ -10,7 +10,8 @@ Equivalent CLI (what this script runs):
         --out OUT/synth_test_png --n 240 --seed 2026 --split test --format png
     pixelsleuth bench run --dataset OUT/synth_test_png --out OUT/synth_clean
     pixelsleuth bench run --dataset OUT/synth_test_png --limit 60 --seed 1 \
-        --perturb jpeg95,jpeg85,jpeg75,resize0.5,social --out OUT/synth_perturbed
+        --perturb jpeg95,jpeg85,jpeg75,jpeg60,resize0.5,resize0.75,blur1,noise5,social \
+        --out OUT/synth_perturbed
     pixelsleuth bench run --dataset DATA/forgery/coverage --kind coverage --seed 1 \
         --perturb jpeg75 --out OUT/coverage
 """
