@@ -273,6 +273,14 @@ def run_speed(n_small: int = 20) -> dict:
     return {"speed": rows}
 
 
+def _flat_fields() -> set[str]:
+    """Camera crops the dataset manifest marks as flat-field (uniform surface) shots."""
+    man = os.path.join(DATA, "photos", "camera", "MANIFEST.tsv")
+    if not os.path.exists(man):
+        return set()
+    return {ln.split("\t")[0] for ln in open(man) if "flat-field" in ln}
+
+
 def report(files: list[str]) -> str:
     out = []
     for f in files:
@@ -322,6 +330,30 @@ def report(files: list[str]) -> str:
                 + col(lambda r: _fmt(float(np.median([a["t"] for x in r for a in x["attacks"].values()]))))
                 + " |"
             )
+            flat = _flat_fields()
+            if flat:
+                out.append(
+                    "| SSIM without the 15 flat-field shots (mean / min) | "
+                    + col(
+                        lambda r, flat=flat: (
+                            f"{np.mean([x['ssim'] for x in r if x['photo'] not in flat] or [np.nan]):.4f} / "
+                            f"{np.min([x['ssim'] for x in r if x['photo'] not in flat] or [np.nan]):.4f}"
+                        )
+                    )  # fmt: skip
+                    + " |"
+                )
+            for src_name, pred in (("camera", lambda ph: ph.startswith("cam")), ("web", lambda ph: ph.startswith("n0")),
+                                   ("bsds500", lambda ph: ph[:1].isdigit())):  # fmt: skip
+                out.append(
+                    f"| bit acc jpeg50 / resize0.5 / crop50, {src_name} only | "
+                    + col(
+                        lambda r, pred=pred: " / ".join(
+                            f"{np.mean([x['attacks'][a]['acc'] for x in r if pred(x['photo'])] or [np.nan]):.3f}"
+                            for a in ("jpeg50", "resize0.5", "crop50")
+                        )
+                    )  # fmt: skip
+                    + " |"
+                )
             out.append("\nBit accuracy (mean over photos; a decoder that refuses the image counts 0.5):\n")
             out.append("| attack | " + " | ".join(names) + " |")
             out.append("|---" * (len(names) + 1) + "|")
