@@ -84,7 +84,7 @@ def _manipulation_items(
         if ev.family in (Family.MANIPULATION, Family.PROVENANCE, Family.WATERMARK) and ev.score is not None:
             if "manipulated" in ev.extra and isinstance(ev.extra["manipulated"], int | float):
                 items.append((ev.detector, float(ev.extra["manipulated"]), w))
-            elif ev.family == Family.MANIPULATION:
+            elif ev.family in (Family.MANIPULATION, Family.PROVENANCE):  # provenance: differs from known original
                 items.append((ev.detector, ev.score, w))
         elif ev.family == Family.METADATA and isinstance(ev.extra.get("manipulated"), int | float):
             items.append((ev.detector, float(ev.extra["manipulated"]), w))
