@@ -284,6 +284,35 @@ def _get(rows: Sequence[dict[str, Any]], cond: str, method: str, metric: str) ->
     return math.nan
 
 
+def _versions(names: Sequence[str]) -> dict[str, str]:
+    from pixelsleuth.detectors.registry import all_detectors
+
+    known = all_detectors()
+    return {n: str(known[n].version) for n in names if n in known}
+
+
+def _git_state() -> dict[str, Any]:
+    """Commit and dirty flag of the source tree the benchmark ran from (empty outside a git checkout)."""
+    import subprocess
+
+    root = Path(__file__).resolve().parents[3]
+    try:
+        head = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10
+        )
+        dirty = subprocess.run(
+            ["git", "-C", str(root), "status", "--porcelain", "--", "src"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return {}
+    if head.returncode != 0:
+        return {}
+    return {"commit": head.stdout.strip(), "src_dirty": bool(dirty.stdout.strip())}
+
+
 def write_report(result: BenchResult, out: str | Path) -> list[Path]:
     """Write records.csv, summary.csv, summary.md, run.json and plots into ``out``; return the paths."""
     o = Path(out)
@@ -340,6 +369,8 @@ def write_report(result: BenchResult, out: str | Path) -> list[Path]:
                 "errors": result.errors,
                 "skipped": result.skipped_reasons,
                 "peak_memory_bytes": result.peak_memory,
+                "detector_versions": _versions(cfg.detectors),
+                "git": _git_state(),
             },
             indent=2,
         ),
