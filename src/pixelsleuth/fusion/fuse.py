@@ -220,6 +220,12 @@ def fuse(
         combine_ai = None
     if combine_ai is not None:
         ai, ai_band = combine_ai(evidence)
+        # keep the documented meaning of the score (0.5 = decision, [0.35, 0.5) = inconclusive) in step with the
+        # calibrated bands, whose thresholds were chosen for a stated false-positive rate on real photos
+        lo, hi = {"ai_generated": (THRESHOLD, 1.0), "inconclusive": (INCONCLUSIVE_LOW, THRESHOLD - 0.01)}.get(
+            ai_band, (0.0, INCONCLUSIVE_LOW - 0.01)
+        )
+        ai = min(max(float(ai), lo), hi)
         ai_contrib: dict[str, float] = {}
     else:
         ai, ai_contrib = _combine(_ai_items(evidence, weights))
