@@ -283,13 +283,15 @@ class NoiseDetector(Detector):
         m = grid_to_pixels(raw * gate, (h, w), TILE)
         rel = grid_to_pixels(rel_t, (h, w), TILE)
         findings: list[Finding] = []
-        findings.append(
-            Finding(
-                f"Estimated sensor/compression noise level is about {res['global_sigma']:.2f} grey levels.",
-                code="noise.level",
-                data={"sigma": round(res["global_sigma"], 3)},
+        gs = float(res["global_sigma"])
+        if gs < 0.3:
+            msg = (
+                "The finest-scale noise is almost absent (below 0.3 grey levels), as after strong JPEG compression,"
+                " denoising or rendering; noise comparisons are less reliable."
             )
-        )
+        else:
+            msg = f"Estimated sensor/compression noise level is about {gs:.2f} grey levels."
+        findings.append(Finding(msg, code="noise.level", data={"sigma": round(gs, 3)}))
         if float(rel_t.mean()) < 0.3:
             findings.append(
                 Finding(
