@@ -136,3 +136,22 @@ def test_g2nn_and_ransac_recover_affine() -> None:
     pts = rng.uniform(0, 500, (35, 2))
     pairs = g2nn_pairs(desc, desc, pts, pts, ratio=0.6, min_dist=1.0)
     assert {tuple(p) for p in pairs.tolist()} >= {(i, 30 + i) for i in range(5)}
+
+
+def test_thorough_profile_finds_mirrored_copy() -> None:
+    img = _texture(300, 400, seed=11)
+    h, w = img.shape[:2]
+    m = np.zeros((h, w), np.uint8)
+    cv2.ellipse(m, (90, 150), (45, 35), 0, 0, 360, 1, -1)
+    # mirror about x = 90, then shift right by 210
+    M = np.array([[-1.0, 0.0, 2 * 90 + 210], [0.0, 1.0, 0.0]])
+    out, tmask = _copy(img, M, m)
+    gt = (m > 0) | tmask
+    ev = CopyMoveDetector().run(_wrap(out), Context(profile="thorough"))
+    assert ev.score is not None and ev.score >= 0.5
+    regions = [f.data for f in ev.findings if f.code == "copymove.region"]
+    assert regions and regions[0]["transform"]["flip"] is True
+    pred = ev.map >= 0.5
+    assert (pred & gt).sum() / max((pred | gt).sum(), 1) > 0.4
+    ev_default = CopyMoveDetector().run(_wrap(out), Context(profile="default"))
+    assert ev_default.score is not None and ev_default.score <= ev.score
