@@ -248,7 +248,8 @@ def plot_robustness(result: BenchResult, out: Path, metrics: Sequence[str] = ("a
             ax.set_ylabel(metric)
             ax.set_title(f"{result.dataset}: {metric} vs {fam}")
             ax.grid(alpha=0.3)
-            ax.legend(fontsize=7)
+            if any(not str(ln.get_label()).startswith("_") for ln in ax.get_lines()):
+                ax.legend(fontsize=7)
             fig.tight_layout()
             p = out / f"robustness_{fam}_{metric}.png"
             fig.savefig(p)
@@ -267,7 +268,8 @@ def plot_robustness(result: BenchResult, out: Path, metrics: Sequence[str] = ("a
             ax.set_xticks(xs + 0.4 - w / 2, result.conditions, rotation=30, ha="right", fontsize=8)
             ax.set_ylabel(metric)
             ax.set_title(f"{result.dataset}: {metric} per condition")
-            ax.legend(fontsize=7)
+            if not all(m.startswith("_") for m in result.methods):
+                ax.legend(fontsize=7)
             fig.tight_layout()
             p = out / f"conditions_{metric}.png"
             fig.savefig(p)
@@ -276,9 +278,16 @@ def plot_robustness(result: BenchResult, out: Path, metrics: Sequence[str] = ("a
     return paths
 
 
+_IMAGE_LEVEL = ("auc", "ap", "bal_acc", "tpr_at_fpr1", "tpr_at_fpr5")
+MIN_PLOT_N = 10  # points from fewer scored images are not plotted
+
+
 def _get(rows: Sequence[dict[str, Any]], cond: str, method: str, metric: str) -> float:
     for r in rows:
         if r["condition"] == cond and r["method"] == method:
+            n = r.get("n_scored" if metric in _IMAGE_LEVEL else "n_pix") or 0
+            if n < MIN_PLOT_N:
+                return math.nan
             v = r.get(metric)
             return float(v) if v is not None else math.nan
     return math.nan
