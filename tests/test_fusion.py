@@ -67,3 +67,93 @@ def test_trust_weight_raises_the_bar_without_crossing_it():
     assert fuse([ev("x", 0.9)], shape, weights={"x": 0.5}).label == "manipulated"  # 0.81
     assert fuse([ev("x", 0.6)], shape, weights={"x": 1.0}).label == "manipulated"
     assert fuse([ev("x", 0.0)], shape).scores["manipulated"] == 0.0
+
+
+# ------------------------------------------------------------------ fitted manipulation calibration (fusion_fit.py)
+
+
+def test_shipped_calibration_is_valid_and_used():
+    from pixelsleuth.fusion.fuse import CALIBRATION_FILE, _trust, load_calibration
+
+    cal = load_calibration()
+    assert set(cal) >= {"trust", "map_trust", "gate_power"}
+    assert all(0.0 <= w <= 1.0 for w in cal["trust"].values())
+    assert all(v >= 0.0 for v in cal["map_trust"].values())
+    assert cal["gate_power"] >= 1.0
+    if CALIBRATION_FILE.exists():
+        assert {"ela", "noise", "jpeg", "copymove"} <= set(cal["trust"])
+    for name, w in cal["trust"].items():
+        assert _trust(name, {}) == w  # fitted trust applies when no weights are given
+        assert _trust(name, {name: 0.3}) == 0.3  # explicit weights win
+
+
+def test_calibration_override_changes_image_score():
+    shape = (4, 4)
+    cal = {"trust": {"x": 0.5}, "map_trust": {}, "gate_power": 1.0}
+    assert fuse([ev("x", 0.6)], shape, calibration=cal).label != "manipulated"
+    assert fuse([ev("x", 0.6)], shape, calibration={"trust": {}, "map_trust": {}}).label == "manipulated"
+    assert fuse([ev("x", 0.6)], shape, weights={"x": 1.0}, calibration=cal).label == "manipulated"
+
+
+def test_map_trust_drops_or_boosts_a_map():
+    from pixelsleuth.fusion.fuse import fuse_maps
+
+    shape = (6, 6)
+    m = np.zeros(shape, np.float32)
+    m[1:3, 1:3] = 0.25
+    base = {"trust": {}, "gate_power": 1.0}
+    same = fuse_maps([ev("a", 0.9, m=m)], shape, calibration={**base, "map_trust": {"a": 1.0}})
+    assert same is not None and np.allclose(same, m)
+    boosted = fuse_maps([ev("a", 0.9, m=m)], shape, calibration={**base, "map_trust": {"a": 2.0}})
+    assert boosted is not None and np.isclose(boosted[1, 1], 0.5) and boosted[0, 0] == 0.0
+    dropped = fuse_maps([ev("a", 0.9, m=m)], shape, calibration={**base, "map_trust": {"a": 0.0}})
+    assert dropped is None
+
+
+def test_gate_power_damps_maps_of_detectors_that_did_not_flag():
+    from pixelsleuth.fusion.fuse import fuse_maps
+
+    shape = (4, 4)
+    m = np.ones(shape, np.float32)
+    lin = fuse_maps([ev("a", 0.4, m=m)], shape, calibration={"trust": {}, "map_trust": {}, "gate_power": 1.0})
+    sq = fuse_maps([ev("a", 0.4, m=m)], shape, calibration={"trust": {}, "map_trust": {}, "gate_power": 2.0})
+    assert lin is not None and sq is not None
+    assert np.allclose(lin, 0.4) and np.allclose(sq, 0.16)
+
+
+def test_no_flagged_pixel_without_a_flagged_image_random_evidence():
+    """Property of the shipped fusion: a pixel reaches 0.5 only when the image is labelled manipulated."""
+    rng = np.random.default_rng(3)
+    shape = (12, 16)
+    names = ["ela", "noise", "jpeg", "copymove", "resampling", "cfa", "other"]
+    for _ in range(200):
+        evs = []
+        for n in rng.choice(names, size=int(rng.integers(1, 5)), replace=False):
+            rel = rng.random(shape).astype(np.float32) if rng.random() < 0.5 else None
+            evs.append(
+                ev(str(n), float(rng.random()), m=rng.random(shape).astype(np.float32), reliability=rel)
+            )
+        v = fuse(evs, shape)
+        assert v.map is not None and v.map.dtype == np.float32 and v.map.shape == shape
+        assert 0.0 <= float(v.map.min()) and float(v.map.max()) <= 1.0
+        if v.scores["manipulated"] < 0.5:
+            assert float(v.map.max()) < 0.5
+        assert (v.label == "manipulated") == (v.scores["manipulated"] >= 0.5)
+
+
+def test_fused_map_localizes_a_flagging_detector_among_quiet_ones():
+    """A flagging detector's region survives fusion; quiet detectors' noisy maps stay below threshold."""
+    rng = np.random.default_rng(0)
+    shape = (32, 32)
+    gt = np.zeros(shape, bool)
+    gt[8:20, 10:24] = True
+    hit = np.where(gt, 0.9, 0.05).astype(np.float32)
+    evs = [ev("resampling", 0.95, m=hit)]
+    for n in ("noise", "cfa"):
+        evs.append(ev(n, 0.2, m=rng.random(shape).astype(np.float32)))
+    v = fuse(evs, shape, weights={"resampling": 1.0})
+    assert v.label == "manipulated" and v.map is not None
+    flagged = v.map >= 0.5
+    if flagged.any():  # resampling's map may be dropped (map trust 0) by the calibration
+        assert (flagged & gt).sum() / flagged.sum() > 0.95
+    assert float(v.map[~gt].max()) < 0.5

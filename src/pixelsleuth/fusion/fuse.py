@@ -10,16 +10,26 @@ Meaning of the outputs (see docs/report.md):
   image came to being flagged.
 * ``scores.ai_generated`` — the same construction over AI-generation evidence (unless a calibrated combiner from
   :mod:`pixelsleuth.fusion.ai_calibration` is available, which then decides).
-* ``map`` — fused localization map, float32 H x W in [0, 1], 0.5 = pixel decision threshold. Each detector's map is
-  multiplied by its reliability and by a gate from its image-level score (a detector that found nothing at image
-  level contributes a damped map), then the maximum is taken.
+* ``map`` — fused localization map, float32 H x W in [0, 1], 0.5 = pixel decision threshold. Each detector's map
+  is multiplied by its reliability map (where it gives one: e.g. JPEG cues on never-compressed areas, noise cues in
+  very dark or saturated areas get low reliability), raised to ``1 / v`` for its map trust ``v`` (``v = 0`` drops
+  the map, ``v > 1`` boosts a map whose raw values sit below its best threshold), and gated by the detector's
+  tempered image score ``s_eff``: a detector that flags the image (``s_eff >= 0.5``) keeps its map, one that does
+  not has its map scaled by ``s_eff ** p`` (``p >= 1``, fitted ``gate_power``; so it stays below 0.5 and cannot flag
+  pixels). The maximum over detectors is
+  taken. Consequently no pixel reaches 0.5 unless at least one detector flagged the image. Trust weights and map
+  trusts are fitted on the ``train`` split of synthetic forgeries (``manip_calibration.json``, written by
+  ``benchmarks/fusion_fit.py``; numbers in docs/bench/fusion.md).
 * ``label`` — one of ``no_evidence_found``, ``manipulated``, ``ai_generated``, ``inconclusive``. We never claim an
   image is authentic: absence of evidence is reported as such.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -33,7 +43,39 @@ INCONCLUSIVE_LOW = 0.35  # a top score in [0.35, 0.5) is reported as inconclusiv
 
 # Per-detector trust weights in [0, 1] for the image-level combination (unknown detectors weigh 1). Lower trust for
 # cues measured to raise false alarms on ordinary photos (docs/benchmarks.md): ELA fires on 13-20% of web photos.
+# Values fitted in manip_calibration.json ("trust") take precedence; an explicit ``weights`` argument wins over both.
 DEFAULT_WEIGHTS: dict[str, float] = {"ela": 0.5}
+
+CALIBRATION_FILE = Path(__file__).with_name("manip_calibration.json")
+
+
+@lru_cache(maxsize=1)
+def load_calibration() -> dict[str, Any]:
+    """Fitted fusion parameters (``trust``, ``map_trust``), or empty tables when the file is missing or invalid."""
+    try:
+        data = json.loads(CALIBRATION_FILE.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        data = {}
+    if not isinstance(data, dict):
+        data = {}
+    out: dict[str, Any] = {"trust": {}, "map_trust": {}}
+    for key in ("trust", "map_trust"):
+        table = data.get(key, {})
+        if isinstance(table, dict):
+            out[key] = {str(k): float(v) for k, v in table.items() if isinstance(v, int | float) and v >= 0}
+    gp = data.get("gate_power", 1.0)
+    out["gate_power"] = float(gp) if isinstance(gp, int | float) and gp >= 1 else 1.0
+    return out
+
+
+def _trust(name: str, weights: dict[str, float], calibration: dict[str, Any] | None = None) -> float:
+    if name in weights:
+        return float(weights[name])
+    cal = load_calibration() if calibration is None else calibration
+    if name in cal.get("trust", {}):
+        return float(cal["trust"][name])
+    return DEFAULT_WEIGHTS.get(name, 1.0)
+
 
 _SEVERITY_RANK = {Severity.STRONG: 3, Severity.MODERATE: 2, Severity.WEAK: 1, Severity.INFO: 0}
 
@@ -73,18 +115,32 @@ def _combine(scores: list[tuple[str, float, float]]) -> tuple[float, dict[str, f
     return float(min(1.0, max(0.0, fused))), contrib
 
 
+def _manip_score(ev: Evidence) -> float | None:
+    """The detector's manipulation score: ``extra["manipulated"]`` when given, else a manipulation detector's score."""
+    if ev.skipped:
+        return None
+    if isinstance(ev.extra.get("manipulated"), int | float):
+        return float(ev.extra["manipulated"])
+    if ev.family == Family.MANIPULATION and ev.score is not None:
+        return float(ev.score)
+    return None
+
+
 def _manipulation_items(
-    evidence: list[Evidence], weights: dict[str, float]
+    evidence: list[Evidence], weights: dict[str, float], calibration: dict[str, Any] | None = None
 ) -> list[tuple[str, float, float]]:
     items = []
     for ev in evidence:
         if ev.skipped:
             continue
-        w = weights.get(ev.detector, DEFAULT_WEIGHTS.get(ev.detector, 1.0))
+        w = _trust(ev.detector, weights, calibration)
         if ev.family in (Family.MANIPULATION, Family.PROVENANCE, Family.WATERMARK) and ev.score is not None:
             if "manipulated" in ev.extra and isinstance(ev.extra["manipulated"], int | float):
                 items.append((ev.detector, float(ev.extra["manipulated"]), w))
-            elif ev.family in (Family.MANIPULATION, Family.PROVENANCE):  # provenance: differs from known original
+            elif ev.family in (
+                Family.MANIPULATION,
+                Family.PROVENANCE,
+            ):  # provenance: differs from known original
                 items.append((ev.detector, ev.score, w))
         elif ev.family == Family.METADATA and isinstance(ev.extra.get("manipulated"), int | float):
             items.append((ev.detector, float(ev.extra["manipulated"]), w))
@@ -96,7 +152,9 @@ def _ai_items(evidence: list[Evidence], weights: dict[str, float]) -> list[tuple
     for ev in evidence:
         if ev.skipped:
             continue
-        w = weights.get(ev.detector, DEFAULT_WEIGHTS.get(ev.detector, 1.0))
+        w = weights.get(
+            ev.detector, DEFAULT_WEIGHTS.get(ev.detector, 1.0)
+        )  # AI cues: fitted trusts do not apply
         if isinstance(ev.extra.get("ai_generated"), int | float):
             items.append((ev.detector, float(ev.extra["ai_generated"]), w))
         elif ev.family == Family.AI_GENERATED and ev.score is not None:
@@ -104,8 +162,21 @@ def _ai_items(evidence: list[Evidence], weights: dict[str, float]) -> list[tuple
     return items
 
 
-def fuse_maps(evidence: list[Evidence], shape: tuple[int, int]) -> np.ndarray | None:
-    """Reliability-weighted, score-gated maximum of the detectors' maps (0.5 = pixel threshold)."""
+def fuse_maps(
+    evidence: list[Evidence],
+    shape: tuple[int, int],
+    weights: dict[str, float] | None = None,
+    calibration: dict[str, Any] | None = None,
+) -> np.ndarray | None:
+    """Reliability-weighted, score-gated maximum of the detectors' maps (0.5 = pixel threshold).
+
+    ``weights`` are the image-level trust weights (as in :func:`fuse`); ``calibration`` replaces the fitted
+    parameters of ``manip_calibration.json`` (a dict with ``trust`` and ``map_trust`` tables).
+    """
+    weights = weights or {}
+    cal = load_calibration() if calibration is None else calibration
+    map_trust: dict[str, float] = cal.get("map_trust", {})
+    gate_power = max(1.0, float(cal.get("gate_power", 1.0)))
     fused: np.ndarray | None = None
     for ev in evidence:
         if ev.skipped or ev.map is None or ev.family == Family.AI_GENERATED:
@@ -113,13 +184,22 @@ def fuse_maps(evidence: list[Evidence], shape: tuple[int, int]) -> np.ndarray | 
         m = ev.map
         if m.shape != shape:
             continue
+        v = float(map_trust.get(ev.detector, 1.0))
+        if v <= 0:
+            continue
         if ev.reliability is not None and ev.reliability.shape == shape:
             m = m * ev.reliability
-        s = ev.extra.get("manipulated", ev.score)
-        gate = 1.0 if s is None else float(min(1.0, max(0.0, 2.0 * float(s))))
-        m = m * gate
+        if v != 1.0:
+            m = np.power(m, 1.0 / v)
+        s = _manip_score(ev)
+        if s is None:
+            s = ev.score
+        if s is not None:
+            s_eff = _temper(float(s), _trust(ev.detector, weights, cal))
+            if s_eff < THRESHOLD:
+                m = m * s_eff**gate_power
         fused = m if fused is None else np.maximum(fused, m)
-    return None if fused is None else fused.astype(np.float32)
+    return None if fused is None else np.clip(fused, 0.0, 1.0).astype(np.float32)
 
 
 def _explain(
@@ -208,11 +288,18 @@ def _explain(
 
 
 def fuse(
-    evidence: list[Evidence], shape: tuple[int, int], weights: dict[str, float] | None = None
+    evidence: list[Evidence],
+    shape: tuple[int, int],
+    weights: dict[str, float] | None = None,
+    calibration: dict[str, Any] | None = None,
 ) -> Verdict:
-    """Combine evidence of one image (display size ``shape`` = (H, W)) into a :class:`Verdict`."""
+    """Combine evidence of one image (display size ``shape`` = (H, W)) into a :class:`Verdict`.
+
+    ``weights``: trust weights per detector overriding the defaults; ``calibration``: replaces the fitted
+    manipulation parameters (``manip_calibration.json``), used by the fitting script.
+    """
     weights = weights or {}
-    manip, manip_contrib = _combine(_manipulation_items(evidence, weights))
+    manip, manip_contrib = _combine(_manipulation_items(evidence, weights, calibration))
     ai_band = None
     try:
         from pixelsleuth.fusion.ai_calibration import combine_ai  # provided by the AI-detection work
@@ -229,7 +316,7 @@ def fuse(
         ai_contrib: dict[str, float] = {}
     else:
         ai, ai_contrib = _combine(_ai_items(evidence, weights))
-    fused_map = fuse_maps(evidence, shape)
+    fused_map = fuse_maps(evidence, shape, weights, calibration)
     scores = {"manipulated": round(manip, 4), "ai_generated": round(float(ai), 4)}
     if ai_band is not None:  # a calibrated AI combiner decides its own bands
         ai_flag, ai_unsure = ai_band == "ai_generated", ai_band == "inconclusive"
