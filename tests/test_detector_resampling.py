@@ -79,3 +79,10 @@ def test_spectrum_of_upscaled_texture_has_a_peak() -> None:
 def test_small_image_has_no_opinion() -> None:
     ev = ResamplingDetector().run(_wrap(np.zeros((60, 60, 3), np.uint8)), Context())
     assert ev.skipped is None and ev.score is None
+
+
+def test_flat_image_has_no_opinion_and_says_why() -> None:
+    ev = ResamplingDetector().run(_wrap(np.full((300, 300, 3), 90, np.uint8)), Context())
+    assert ev.skipped is None and ev.score is None
+    assert any(f.code == "resampling.low_signal" for f in ev.findings)
+    assert ev.reliability is not None and float(ev.reliability.max()) <= 0.3

@@ -177,12 +177,13 @@ class ResamplingDetector(Detector):
             )
         elif not findings:
             findings.append(Finding("No locally resampled region was found.", code="resampling.none"))
+        # with (almost) no textured block there is nothing to compare: no opinion rather than a low score
         full = np.zeros((h0, w0), np.float32)
         full_r = np.full((h0, w0), 0.0, np.float32)
         full[y_off : y_off + m.shape[0], x_off : x_off + m.shape[1]] = m
         full_r[y_off : y_off + r.shape[0], x_off : x_off + r.shape[1]] = r * reliability_scale
         return self.evidence(
-            score=score,
+            score=None if frac_textured < 0.05 else score,
             map=full,
             reliability=full_r,
             findings=findings,
