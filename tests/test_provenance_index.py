@@ -181,12 +181,14 @@ def test_large_index_structures_round_trip(monkeypatch: pytest.MonkeyPatch, tmp_
     rng = np.random.default_rng(0)
     x = rng.standard_normal((4000, 128)).astype(np.float32)
     x /= np.linalg.norm(x, axis=1, keepdims=True)
-    ivf = I.new_descriptor_index(128, x, n_expected=30_000)
-    assert isinstance(ivf, faiss.IndexIVFScalarQuantizer)
-    ivf.add_with_ids(x, np.arange(10, 4010, dtype=np.int64))
-    _, ids = ivf.search(x[:50], 1)
-    assert np.mean(ids[:, 0] == np.arange(10, 60)) > 0.9
-    assert ivf.remove_ids(faiss.IDSelectorBatch(np.array([10, 11], np.int64))) == 2
+    for kind, cls in (("ivfpq", faiss.IndexIVFPQ), ("ivfsq8", faiss.IndexIVFScalarQuantizer)):
+        ivf = I.new_descriptor_index(128, x, n_expected=30_000, kind=kind)
+        assert isinstance(ivf, cls)
+        ivf.nprobe = 64
+        ivf.add_with_ids(x, np.arange(10, 4010, dtype=np.int64))
+        _, ids = ivf.search(x[:50], 1)
+        assert np.mean(ids[:, 0] == np.arange(10, 60)) > 0.9, kind
+        assert ivf.remove_ids(faiss.IDSelectorBatch(np.array([10, 11], np.int64))) == 2
     # an index that grows past the local-feature threshold switches to a binary IVF at its next snapshot
     monkeypatch.setattr(I, "LOCAL_IVF_MIN", 2000)
     d = tmp_path / "ix"
@@ -198,3 +200,22 @@ def test_large_index_structures_round_trip(monkeypatch: pytest.MonkeyPatch, tmp_
     with open_index(d) as ro:
         assert isinstance(ro.ann.local, faiss.IndexBinaryIVF) and ro.ann.local_n == ro.ann.local.ntotal
         assert search(ro, textured(4), localize=False).best.ref.uri == "mem://4"
+
+
+def test_multihash_pdq_index_and_removal(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import faiss
+
+    import pixelsleuth.provenance.index as I
+
+    monkeypatch.setattr(I, "PDQ_MULTIHASH_MIN", 3)
+    d = tmp_path / "ix"
+    with ReferenceIndex.create(d) as ix:
+        ids = [_add(ix, s) for s in range(4)]
+        ix.compact()
+        assert isinstance(faiss.downcast_IndexBinary(ix.ann.pdq.index), faiss.IndexBinaryMultiHash)
+        ix.remove([ids[1]])  # cannot be deleted from the hash tables: filtered at search time
+        res = search(ix, textured(1), localize=False)
+        assert all(m.ref.id != ids[1] for m in res.matches)
+        assert search(ix, textured(2), localize=False).best.ref.id == ids[2]
+    with open_index(d) as ro:
+        assert search(ro, textured(3), localize=False).best.ref.id == ids[3]
