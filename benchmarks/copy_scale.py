@@ -52,7 +52,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=1_000_000)
     ap.add_argument("--queries", type=int, default=1000)
-    ap.add_argument("--nprobe", type=int, nargs="*", default=[16, 32, 64, 128])
+    ap.add_argument("--nprobe", type=int, nargs="*", default=[64, 256, 512, 1024])
     ap.add_argument("--out", type=Path, default=Path("/tmp/copy_scale.json"))
     args = ap.parse_args()
     rng = np.random.default_rng(0)
