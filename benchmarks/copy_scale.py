@@ -5,7 +5,7 @@
 Descriptors: 128-D vectors drawn from a Gaussian fitted (mean + full covariance) to the real descriptors of the
 benchmark photos, L2-normalised; queries are 1,000 of the stored vectors plus noise whose size is taken from real
 copy pairs (the median descriptor distance between a transformed query and its original in copy_isc). PDQ: random
-256-bit codes; queries flip 8-40 bits. Reports build rate, bytes per reference of the serialised ANN indexes, search
+256-bit codes; queries flip 8-31 bits (31 = the usual PDQ match threshold). Reports build rate, bytes per reference of the serialised ANN indexes, search
 p50/p99 on one thread, and recall@1 of the ANN vs exact search on the same queries.
 """
 
