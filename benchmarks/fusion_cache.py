@@ -45,6 +45,9 @@ def main() -> None:
     ap.add_argument("--out", required=True, type=Path)
     ap.add_argument("--authentic", type=int, default=20)
     ap.add_argument("--factor", type=int, default=4)
+    ap.add_argument("--photos", type=Path, help="also cache real photos of this folder as authentic controls")
+    ap.add_argument("--split", default="all", help="split of --photos (pixelsleuth.bench.synth.split_of)")
+    ap.add_argument("--max-photos", type=int, default=60)
     args = ap.parse_args()
 
     from pixelsleuth.detectors.base import Context
@@ -58,6 +61,19 @@ def main() -> None:
     for sd in args.set:
         for r in select(sd, args.authentic):
             items.append((sd, r))
+    if args.photos is not None:
+        from pixelsleuth.bench.synth import list_photos
+
+        for p in list_photos(args.photos, args.split)[: args.max_photos]:
+            row = {
+                "id": p.stem,
+                "type": "authentic_photo",
+                "label": 0,
+                "format": p.suffix.lstrip(".").upper(),
+                "image": str(p.resolve()),
+                "mask": "",
+            }
+            items.append((args.photos, row))
     listing = [
         {"set": str(sd), "id": r["id"], "type": r["type"], "label": r["label"], "format": r["format"]}
         for sd, r in items
@@ -70,7 +86,10 @@ def main() -> None:
         if dst.exists():
             continue
         img = load_image(str(sd / r["image"]))
-        mask = cv2.imread(str(sd / r["mask"]), cv2.IMREAD_GRAYSCALE) > 127
+        if r["mask"]:
+            mask = cv2.imread(str(sd / r["mask"]), cv2.IMREAD_GRAYSCALE) > 127
+        else:
+            mask = np.zeros(img.shape, bool)
         rec: dict[str, Any] = {"mask": small(mask, args.factor), "shape": np.array(img.shape)}
         src = r.get("source_mask") or ""
         if src:

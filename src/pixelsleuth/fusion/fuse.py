@@ -14,12 +14,14 @@ Meaning of the outputs (see docs/report.md):
   is multiplied by its reliability map (where it gives one: e.g. JPEG cues on never-compressed areas, noise cues in
   very dark or saturated areas get low reliability), raised to ``1 / v`` for its map trust ``v`` (``v = 0`` drops
   the map, ``v > 1`` boosts a map whose raw values sit below its best threshold), and gated by the detector's
-  tempered image score ``s_eff``: a detector that flags the image (``s_eff >= 0.5``) keeps its map, one that does
-  not has its map scaled by ``s_eff ** p`` (``p >= 1``, fitted ``gate_power``; so it stays below 0.5 and cannot flag
-  pixels). The maximum over detectors is
-  taken. Consequently no pixel reaches 0.5 unless at least one detector flagged the image. Trust weights and map
-  trusts are fitted on the ``train`` split of synthetic forgeries (``manip_calibration.json``, written by
-  ``benchmarks/fusion_fit.py``; numbers in docs/bench/fusion.md).
+  tempered image score ``s_eff``: a detector that flags the image (``s_eff >= 0.5``) keeps its map; one that does
+  not has its map scaled by ``g ** p`` where ``g`` is its own untempered score capped just below 0.5
+  (``gate_score: raw``; or ``s_eff`` with ``gate_score: tempered``) and ``p >= 1`` is ``gate_power``. So a detector
+  that did not flag the image still ranks pixels (useful to localise when another detector flagged it) but never
+  reaches 0.5. The maximum over detectors is taken. Consequently no pixel reaches 0.5 unless at least one detector
+  flagged the image (for manipulation detectors: unless ``scores.manipulated >= 0.5``). Trust weights, map
+  trusts and the gate are fitted on the ``train`` split of synthetic forgeries plus unedited photos
+  (``manip_calibration.json``, written by ``benchmarks/fusion_fit.py``; test numbers in docs/bench/fusion.md).
 * ``label`` — one of ``no_evidence_found``, ``manipulated``, ``ai_generated``, ``inconclusive``. We never claim an
   image is authentic: absence of evidence is reported as such.
 """
@@ -46,16 +48,12 @@ INCONCLUSIVE_LOW = 0.35  # a top score in [0.35, 0.5) is reported as inconclusiv
 # Values fitted in manip_calibration.json ("trust") take precedence; an explicit ``weights`` argument wins over both.
 DEFAULT_WEIGHTS: dict[str, float] = {"ela": 0.5}
 
+_BELOW = THRESHOLD - 1e-3  # largest gate of a detector that did not flag the image
 CALIBRATION_FILE = Path(__file__).with_name("manip_calibration.json")
 
 
-@lru_cache(maxsize=1)
-def load_calibration() -> dict[str, Any]:
-    """Fitted fusion parameters (``trust``, ``map_trust``), or empty tables when the file is missing or invalid."""
-    try:
-        data = json.loads(CALIBRATION_FILE.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        data = {}
+def parse_calibration(data: Any) -> dict[str, Any]:
+    """Validated fusion parameters from a decoded ``manip_calibration.json`` (defaults for anything missing)."""
     if not isinstance(data, dict):
         data = {}
     out: dict[str, Any] = {"trust": {}, "map_trust": {}}
@@ -65,7 +63,18 @@ def load_calibration() -> dict[str, Any]:
             out[key] = {str(k): float(v) for k, v in table.items() if isinstance(v, int | float) and v >= 0}
     gp = data.get("gate_power", 1.0)
     out["gate_power"] = float(gp) if isinstance(gp, int | float) and gp >= 1 else 1.0
+    out["gate_score"] = "raw" if data.get("gate_score") == "raw" else "tempered"
     return out
+
+
+@lru_cache(maxsize=1)
+def load_calibration() -> dict[str, Any]:
+    """Fitted fusion parameters (``trust``, ``map_trust``, ...), or defaults when the file is missing or invalid."""
+    try:
+        data = json.loads(CALIBRATION_FILE.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        data = {}
+    return parse_calibration(data)
 
 
 def _trust(name: str, weights: dict[str, float], calibration: dict[str, Any] | None = None) -> float:
@@ -197,7 +206,8 @@ def fuse_maps(
         if s is not None:
             s_eff = _temper(float(s), _trust(ev.detector, weights, cal))
             if s_eff < THRESHOLD:
-                m = m * s_eff**gate_power
+                g = s_eff if cal.get("gate_score", "tempered") == "tempered" else min(float(s), _BELOW)
+                m = m * g**gate_power
         fused = m if fused is None else np.maximum(fused, m)
     return None if fused is None else np.clip(fused, 0.0, 1.0).astype(np.float32)
 
