@@ -157,3 +157,16 @@ def test_fused_map_localizes_a_flagging_detector_among_quiet_ones():
     if flagged.any():  # resampling's map may be dropped (map trust 0) by the calibration
         assert (flagged & gt).sum() / flagged.sum() > 0.95
     assert float(v.map[~gt].max()) < 0.5
+
+
+def test_discounted_score_is_explained():
+    cal = {"trust": {"x": 0.5}, "map_trust": {}, "gate_power": 1.0}
+    v = fuse([ev("x", 0.6)], (4, 4), calibration=cal)
+    assert v.label != "manipulated"
+    notes = [s for s in v.explanation if s["code"] == "fusion.discounted"]
+    assert len(notes) == 1 and "0.71" in notes[0]["text"] and notes[0]["detector"] == "x"
+    v = fuse([ev("x", 0.6)], (4, 4), calibration={"trust": {"x": 0.0}, "map_trust": {}})
+    assert any("is not counted" in s["text"] for s in v.explanation)
+    assert not any(
+        s["code"] == "fusion.discounted" for s in fuse([ev("x", 0.9)], (4, 4), calibration=cal).explanation
+    )

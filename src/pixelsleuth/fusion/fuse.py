@@ -213,7 +213,12 @@ def fuse_maps(
 
 
 def _explain(
-    evidence: list[Evidence], fused_map: np.ndarray | None, scores: dict[str, float], label: str
+    evidence: list[Evidence],
+    fused_map: np.ndarray | None,
+    scores: dict[str, float],
+    label: str,
+    weights: dict[str, float] | None = None,
+    calibration: dict[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
     sentences: list[dict[str, Any]] = []
     ranked = []
@@ -247,6 +252,25 @@ def _explain(
                 "code": f"{ev.detector}.map",
                 "severity": "strong" if ev.score >= 0.8 else "moderate",
                 "supports": "ai_generated" if ev.family == Family.AI_GENERATED else "manipulated",
+            }
+        )
+    # manipulation scores over 0.5 that the fitted trust weights discounted below the threshold
+    for ev in evidence:
+        ms = _manip_score(ev)
+        if ms is None or ms < THRESHOLD or ev.family == Family.AI_GENERATED:
+            continue
+        w = _trust(ev.detector, weights or {}, calibration)
+        if _temper(ms, w) >= THRESHOLD:
+            continue
+        need = "is not counted" if w <= 0 else f"needs {THRESHOLD ** min(w, 1.0):.2f} to count"
+        sentences.append(
+            {
+                "text": f"The {ev.detector} score ({ms:.2f}) was discounted: on unedited photos this detector alone "
+                f"crosses its threshold too often, so its image score {need}.",
+                "detector": ev.detector,
+                "code": "fusion.discounted",
+                "severity": "info",
+                "supports": "none",
             }
         )
     if fused_map is not None and scores["manipulated"] >= THRESHOLD:
@@ -344,7 +368,7 @@ def fuse(
         label=label,
         scores=scores,
         map=fused_map,
-        explanation=_explain(evidence, fused_map, scores, label),
+        explanation=_explain(evidence, fused_map, scores, label, weights, calibration),
         contributions={"manipulated": manip_contrib, "ai_generated": ai_contrib},
         ai_band=ai_band,
     )
