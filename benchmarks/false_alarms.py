@@ -36,7 +36,9 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=120)
     ap.add_argument("--profile", default="default")
     ap.add_argument("--out", type=Path, default=None)
-    ap.add_argument("--raw", type=Path, default=None, help="write per-image scores as JSONL (for calibration)")
+    ap.add_argument(
+        "--raw", type=Path, default=None, help="write per-image scores as JSONL (for calibration)"
+    )
     a = ap.parse_args()
     files = authentic_files(a.data, a.n)
     opts = AnalyzeOptions(profile=a.profile)
@@ -52,7 +54,10 @@ def main() -> None:
         for ev in rep.evidence:
             if ev.score is not None and not ev.skipped:
                 per_det.setdefault(ev.detector, []).append(ev.score)
-                row["detectors"][ev.detector] = {"score": ev.score, **{k: v for k, v in ev.extra.items() if k in ("manipulated", "ai_generated")}}
+                row["detectors"][ev.detector] = {
+                    "score": ev.score,
+                    **{k: v for k, v in ev.extra.items() if k in ("manipulated", "ai_generated")},
+                }
         if raw:
             raw.write(json.dumps(row) + "\n")
         print(f"{i + 1}/{len(files)} {f.name} {rep.label} {rep.scores}", flush=True)
@@ -67,7 +72,11 @@ def main() -> None:
     ]
     for k in ("no_evidence_found", "inconclusive", "manipulated", "ai_generated"):
         lines.append(f"| {k} | {labels.get(k, 0) / n:.1%} |")
-    lines += ["", f"Mean fraction of pixels flagged by the fused map: {np.mean(areas):.2%} (median {np.median(areas):.2%}).", ""]
+    lines += [
+        "",
+        f"Mean fraction of pixels flagged by the fused map: {np.mean(areas):.2%} (median {np.median(areas):.2%}).",
+        "",
+    ]
     lines += ["| detector | images with score >= 0.5 | mean score |", "|---|---|---|"]
     for k, v in sorted(per_det.items()):
         v = np.asarray(v)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Any, ClassVar
 
 import numpy as np
@@ -16,7 +16,7 @@ import numpy as np
 from pixelsleuth.io.image import ImageData
 
 
-class Family(str, Enum):
+class Family(StrEnum):
     MANIPULATION = "manipulation"
     AI_GENERATED = "ai_generated"
     METADATA = "metadata"
@@ -24,14 +24,14 @@ class Family(str, Enum):
     PROVENANCE = "provenance"
 
 
-class Severity(str, Enum):
+class Severity(StrEnum):
     INFO = "info"  # context, not evidence either way
     WEAK = "weak"
     MODERATE = "moderate"
     STRONG = "strong"
 
 
-class Supports(str, Enum):
+class Supports(StrEnum):
     """Which hypothesis a finding is evidence for."""
 
     MANIPULATED = "manipulated"
@@ -113,7 +113,9 @@ class Context:
 
     profile: str = "default"
     options: dict[str, Any] = field(default_factory=dict)  # detector-name -> dict of options, or global keys
-    resources: dict[str, Any] = field(default_factory=dict)  # opened shared resources: e.g. "index", "watermark_key"
+    resources: dict[str, Any] = field(
+        default_factory=dict
+    )  # opened shared resources: e.g. "index", "watermark_key"
 
     def opt(self, detector: str, key: str, default: Any = None) -> Any:
         return self.options.get(detector, {}).get(key, default)
@@ -179,5 +181,7 @@ class Detector:
                 )
         ev.elapsed_s = time.perf_counter() - t0
         if ev.map is not None and ev.map.shape != image.shape:
-            raise ValueError(f"detector {self.name} returned a map of shape {ev.map.shape}, expected {image.shape}")
+            raise ValueError(
+                f"detector {self.name} returned a map of shape {ev.map.shape}, expected {image.shape}"
+            )
         return ev

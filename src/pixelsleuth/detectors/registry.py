@@ -64,7 +64,9 @@ def get_detector(name: str) -> type[Detector]:
     return d[name]
 
 
-def detectors_for(profile: str, only: list[str] | None = None, exclude: list[str] | None = None) -> list[Detector]:
+def detectors_for(
+    profile: str, only: list[str] | None = None, exclude: list[str] | None = None
+) -> list[Detector]:
     """Instantiate the detectors of a profile (or exactly ``only``), minus ``exclude``."""
     if profile not in PROFILES:
         raise ValueError(f"unknown profile {profile!r}; choose one of {', '.join(PROFILES)}")
