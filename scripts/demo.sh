@@ -8,5 +8,5 @@ PY=${PYTHON:-python3}
 python -m pip install -q --upgrade pip
 python -m pip install -q .
 pixelsleuth samples demo/samples
-pixelsleuth analyze demo/samples --out demo/report
+pixelsleuth analyze demo/samples/images --out demo/report
 echo "Open demo/report/index.html in a browser."

@@ -5,7 +5,7 @@ lens vignetting, then a simulated camera pipeline (Bayer mosaic -> demosaic, sho
 JPEG 4:2:0 save at quality 92). Forgeries are made from these "camera originals" with the synthesizer
 (:mod:`pixelsleuth.bench.synth`), so every edit has an exact mask. Output::
 
-    DIR/<name>.jpg|.png        demo images
+    DIR/images/<name>.jpg|.png demo images (analyse this folder)
     DIR/masks/<name>.png       255 = edited pixels (all 0 for authentic images)
     DIR/manifest.jsonl         image, mask, label, type, description (a valid ``bench`` manifest)
 """
@@ -120,6 +120,7 @@ def make_samples(out: str | Path, seed: int = 7) -> list[dict[str, Any]]:
 
     o = Path(out)
     (o / "masks").mkdir(parents=True, exist_ok=True)
+    (o / "images").mkdir(parents=True, exist_ok=True)
     originals = []
     for k in range(4):
         rgb, data = camera(scene(seed * 10 + k), seed * 10 + k)
@@ -127,11 +128,11 @@ def make_samples(out: str | Path, seed: int = 7) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
 
     def add(name: str, data: bytes, ext: str, mask: np.ndarray, label: int, kind: str, desc: str) -> None:
-        (o / f"{name}.{ext}").write_bytes(data)
+        (o / "images" / f"{name}.{ext}").write_bytes(data)
         _save_mask(mask, o / "masks" / f"{name}.png")
         rows.append(
             {
-                "image": f"{name}.{ext}",
+                "image": f"images/{name}.{ext}",
                 "mask": f"masks/{name}.png",
                 "label": label,
                 "type": kind,
