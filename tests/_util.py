@@ -33,3 +33,18 @@ def encode(rgb: np.ndarray, fmt: str = "JPEG", **kw) -> bytes:
     buf = io.BytesIO()
     Image.fromarray(rgb).save(buf, format=fmt, **kw)
     return buf.getvalue()
+
+
+def wrap_rgb(rgb: np.ndarray, fmt: str = "PNG"):
+    """An ImageData around raw pixels, for detector tests that need no file (no metadata, no JPEG data)."""
+    from pixelsleuth.io.image import ImageData
+
+    return ImageData(
+        rgb=np.ascontiguousarray(rgb),
+        format=fmt,
+        mode="RGB",
+        bit_depth=8,
+        sha256="",
+        source="<bytes>",
+        file_size=0,
+    )

@@ -6,23 +6,13 @@ import cv2
 import numpy as np
 import pytest
 
+from _util import wrap_rgb
 from pixelsleuth.detectors._cm_geometry import describe_affine, g2nn_pairs, sequential_ransac
 from pixelsleuth.detectors.base import Context
 from pixelsleuth.detectors.copymove import CopyMoveDetector
 from pixelsleuth.detectors.registry import all_detectors
-from pixelsleuth.io.image import ImageData
 
-
-def _wrap(rgb: np.ndarray) -> ImageData:
-    return ImageData(
-        rgb=np.ascontiguousarray(rgb),
-        format="PNG",
-        mode="RGB",
-        bit_depth=8,
-        sha256="",
-        source="<bytes>",
-        file_size=0,
-    )
+_wrap = wrap_rgb
 
 
 def _texture(h: int, w: int, seed: int) -> np.ndarray:

@@ -4,21 +4,11 @@ import cv2
 import numpy as np
 import pytest
 
+from _util import wrap_rgb
 from pixelsleuth.detectors.base import Context
 from pixelsleuth.detectors.resampling import ResamplingDetector, block_spectra, residual_magnitude
-from pixelsleuth.io.image import ImageData
 
-
-def _wrap(rgb: np.ndarray) -> ImageData:
-    return ImageData(
-        rgb=np.ascontiguousarray(rgb),
-        format="PNG",
-        mode="RGB",
-        bit_depth=8,
-        sha256="",
-        source="<bytes>",
-        file_size=0,
-    )
+_wrap = wrap_rgb
 
 
 def _scene(h: int, w: int, seed: int) -> np.ndarray:
