@@ -155,3 +155,40 @@ def test_format_swap_on_shared_data() -> None:
         flips += a != b
         total += 1
     assert flips / total <= 0.15, flips / total
+
+
+def _rich_poor_by_patch(y: np.ndarray, r: np.ndarray, patch: int = 32) -> list[float]:
+    """The texture-contrast statistics written as the plain per-patch loop they are defined by."""
+    h, w = y.shape
+    g = np.abs(np.diff(y, axis=0))[:, :-1] + np.abs(np.diff(y, axis=1))[:-1, :]
+    stats = []
+    for py in range(0, h - patch + 1, patch):
+        for px in range(0, w - patch + 1, patch):
+            gp = g[py : py + patch - 1, px : px + patch - 1]
+            rp = r[py : py + patch, px : px + patch].astype(np.float64)
+            v = float((rp * rp).mean()) + 1e-6
+            ac = float((rp[:, :-1] * rp[:, 1:]).mean()) / v
+            stats.append((float(gp.mean()), np.log(v), ac, float((np.abs(rp) < 0.5).mean())))
+    a = np.asarray(sorted(stats, key=lambda s: s[0]))
+    k = max(1, len(a) // 3)
+    poor, rich = a[:k, 1:].mean(axis=0), a[-k:, 1:].mean(axis=0)
+    return (rich - poor).tolist() + poor.tolist()
+
+
+def test_vectorised_texture_contrast_equals_per_patch_definition() -> None:
+    from pixelsleuth.detectors.ai_artifact import _LAP, _luma, _rich_poor
+
+    for seed in range(3):
+        tile = _camera_like(seed, TILE, TILE)
+        y = _luma(tile)
+        r = cv2.filter2D(y, -1, _LAP, borderType=cv2.BORDER_REFLECT)[2:-2, 2:-2]
+        np.testing.assert_allclose(_rich_poor(y, r), _rich_poor_by_patch(y, r), rtol=1e-4, atol=1e-6)
+
+
+def test_spectral_peaks_from_2d_spectrum_equal_1d_ffts() -> None:
+    """The row/column peak test reads marginals of the 2-D power spectrum (Parseval); check against 1-D FFTs."""
+    rng = np.random.default_rng(3)
+    r = rng.normal(size=(60, 44))
+    p2 = np.abs(np.fft.fft2(r)) ** 2
+    np.testing.assert_allclose(p2.sum(axis=0) / 60**2, (np.abs(np.fft.fft(r, axis=1)) ** 2).mean(axis=0))
+    np.testing.assert_allclose(p2.sum(axis=1) / 44**2, (np.abs(np.fft.fft(r, axis=0)) ** 2).mean(axis=1))

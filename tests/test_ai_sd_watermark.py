@@ -103,3 +103,26 @@ def test_wrong_payload_does_not_fire() -> None:
 def test_small_image_skipped() -> None:
     ev = SDWatermark().run(_img(np.zeros((100, 100, 3), np.uint8)), Context())
     assert ev.skipped and ev.score is None
+
+
+def test_vectorised_decoder_equals_package_decoder() -> None:
+    """Our decoder makes the same bit decisions as invisible-watermark's own dwtDct decoder, marked or not."""
+    from pixelsleuth.detectors.sd_watermark import decode_bits
+
+    rng = np.random.default_rng(7)
+    compared = 0
+    for t in range(8):
+        h, w = (int(v) for v in rng.integers(257, 480, 2))
+        img = _scene(100 + t, h, w)[..., ::-1].copy()
+        if t % 2 == 0:
+            enc = imwatermark.WatermarkEncoder()
+            enc.set_watermark("bytes", b"StableDiffusionV1")
+            img = enc.encode(img, "dwtDct")
+        for n in (136, 48, 32):
+            want = np.asarray(
+                imwatermark.WatermarkDecoder("bits", n).decode(img, "dwtDct"), np.uint8
+            ).reshape(-1)
+            got = decode_bits(img, n)
+            assert np.array_equal(want, got), (t, n)
+            compared += n
+    assert compared == 8 * 216

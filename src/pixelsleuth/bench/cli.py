@@ -90,7 +90,9 @@ def samples_cmd(
     except OSError as e:
         _fail(str(e))
         return
-    typer.echo(f"wrote {len(rows)} demo images to {out / 'images'} (masks in {out / 'masks'}, manifest.jsonl)")
+    typer.echo(
+        f"wrote {len(rows)} demo images to {out / 'images'} (masks in {out / 'masks'}, manifest.jsonl)"
+    )
     typer.echo(f"next: pixelsleuth analyze {out / 'images'} --out report")
 
 

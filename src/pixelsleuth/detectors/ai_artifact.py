@@ -10,6 +10,8 @@ that 0.5 is the decision threshold at equal priors. The map paints per-tile scor
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import cv2
 import numpy as np
 
@@ -26,6 +28,9 @@ from pixelsleuth.models.ai_common import (
 )
 
 MODEL_FILE = "ai_artifact.json"
+# tiles per axis of the size-normalised image (the score is the mean tile logit): the fast profile reads a 2 x 2
+# grid, which still covers a 448-512 px image, instead of the overlapping 3 x 3 grid
+TILES_PER_AXIS = {"fast": 2, "default": 3, "thorough": 3}
 _LAP = np.array([[0, -1, 0], [-1, 4, -1], [0, -1, 0]], np.float32) / 4.0
 _MODEL: LinearModel | None = None
 
@@ -44,34 +49,55 @@ def _autocorr(r: np.ndarray, lags: range) -> list[float]:
     return out
 
 
-def _radial_spectrum(r: np.ndarray, nbins: int = 12) -> tuple[list[float], list[float]]:
-    h, w = r.shape
+@lru_cache(maxsize=8)
+def _spectrum_grid(h: int, w: int, nbins: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     win = np.outer(np.hanning(h), np.hanning(w)).astype(np.float32)
-    p = np.abs(np.fft.fftshift(np.fft.fft2(r * win))) ** 2 + 1e-6
     yy, xx = np.mgrid[0:h, 0:w]
     rad = np.hypot((yy - h // 2) / (h / 2), (xx - w // 2) / (w / 2))
+    idx = np.minimum((rad / np.sqrt(2) * nbins).astype(int), nbins - 1).ravel()
+    cnts = np.bincount(idx, minlength=nbins)
+    return win, idx, cnts
+
+
+@lru_cache(maxsize=8)
+def _peak_windows(n: int) -> tuple[tuple[int, np.ndarray], ...]:
+    """Per (period, harmonic) of the 1-D peak test: the frequency bin and the indices of its neighbours."""
+    out = []
+    for period in (2, 4, 8):
+        for m in range(1, period // 2 + 1):
+            f = int(round(m * n / period))
+            if f >= n // 2 + 1:
+                out.append((period, -1, np.zeros(0, int)))
+                continue
+            lo, hi = max(1, f - 4), min(n // 2, f + 5)
+            neigh = np.r_[lo:f, f + 1 : hi] if hi > f + 1 else np.r_[lo:f]
+            out.append((period, f, neigh))
+    return tuple((p, (f, nb)) for p, f, nb in out)
+
+
+def _radial_spectrum(r: np.ndarray, nbins: int = 12) -> tuple[list[float], list[float]]:
+    h, w = r.shape
+    win, idx, cnts = _spectrum_grid(h, w, nbins)
+    p = np.abs(np.fft.fftshift(np.fft.fft2(r * win))) ** 2 + 1e-6
     lp = np.log(p)
-    idx = np.minimum((rad / np.sqrt(2) * nbins).astype(int), nbins - 1)
-    sums = np.bincount(idx.ravel(), weights=lp.ravel(), minlength=nbins)
-    cnts = np.bincount(idx.ravel(), minlength=nbins)
+    sums = np.bincount(idx, weights=lp.ravel(), minlength=nbins)
     prof = sums / np.maximum(cnts, 1)
     prof = prof - prof.mean()
     # periodic peaks (periods 2, 4, 8) in the row/column-averaged 1-D spectra of the residual
+    # (the mean power of the 1-D FFTs along one axis is, by Parseval, a marginal of the 2-D power spectrum)
+    p2 = np.abs(np.fft.fft2(r)) ** 2
+    marginals = (p2.sum(axis=0) / (h * h), p2.sum(axis=1) / (w * w))
     peaks = []
     for axis in (0, 1):
-        s = (np.abs(np.fft.fft(r, axis=1 - axis)) ** 2).mean(axis=axis) + 1e-6
-        n = s.size
+        s = marginals[axis] + 1e-6
         ls = np.log(s)
-        for period in (2, 4, 8):
-            vals = []
-            for m in range(1, period // 2 + 1):
-                f = int(round(m * n / period))
-                if f >= n // 2 + 1:
-                    continue
-                lo, hi = max(1, f - 4), min(n // 2, f + 5)
-                neigh = np.concatenate([ls[lo:f], ls[f + 1 : hi]]) if hi > f + 1 else ls[lo:f]
-                vals.append(ls[f] - float(np.median(neigh)))
-            peaks.append(max(vals) if vals else 0.0)
+        best: dict[int, float] = {}
+        for period, (f, neigh) in _peak_windows(s.size):
+            if f < 0:
+                continue
+            v = ls[f] - float(np.median(ls[neigh]))
+            best[period] = max(best.get(period, -np.inf), v)
+        peaks += [best.get(period, 0.0) for period in (2, 4, 8)]
     pk = np.asarray(peaks).reshape(2, 3)
     return prof.tolist(), (pk.mean(axis=0).tolist() + pk.max(axis=0).tolist())
 
@@ -101,18 +127,32 @@ def _phase_spread(r: np.ndarray) -> list[float]:
 
 
 def _rich_poor(y: np.ndarray, r: np.ndarray, patch: int = 32) -> list[float]:
+    """Residual statistics of the most vs. the least textured third of the non-overlapping patches."""
     h, w = y.shape
     gy, gx = np.abs(np.diff(y, axis=0))[:, :-1], np.abs(np.diff(y, axis=1))[:-1, :]
     g = gx + gy
-    stats = []
-    for py in range(0, h - patch + 1, patch):
-        for px in range(0, w - patch + 1, patch):
-            gp = g[py : py + patch - 1, px : px + patch - 1]
-            rp = r[py : py + patch, px : px + patch]
-            v = float((rp * rp).mean()) + 1e-6
-            ac = float((rp[:, :-1] * rp[:, 1:]).mean()) / v
-            stats.append((float(gp.mean()), np.log(v), ac, float((np.abs(rp) < 0.5).mean())))
-    a = np.asarray(sorted(stats, key=lambda s: s[0]))
+    ny, nx = (h - patch) // patch + 1, (w - patch) // patch + 1
+    if ny <= 0 or nx <= 0:
+        return [0.0] * 6
+
+    def blocks(a: np.ndarray, ph: int, pw: int) -> np.ndarray:
+        # patch (i, j) covers a[i*patch : i*patch+ph, j*patch : j*patch+pw], cut short at the array's edge (the
+        # residual is 4 px smaller than the luma, so its last row/column of patches is truncated); zero-padded
+        full = np.zeros((ny * patch, nx * patch), np.float64)
+        hh, ww = min(a.shape[0], ny * patch), min(a.shape[1], nx * patch)
+        full[:hh, :ww] = a[:hh, :ww]
+        return (
+            full.reshape(ny, patch, nx, patch).transpose(0, 2, 1, 3)[:, :, :ph, :pw].reshape(ny * nx, ph, pw)
+        )
+
+    gm = blocks(g, patch - 1, patch - 1).mean(axis=(1, 2))
+    rp = blocks(r, patch, patch)
+    mk = blocks(np.ones(r.shape), patch, patch)
+    n = mk.sum(axis=(1, 2))
+    v = (rp * rp).sum(axis=(1, 2)) / n + 1e-6
+    ac = (rp[:, :, :-1] * rp[:, :, 1:]).sum(axis=(1, 2)) / (mk[:, :, :-1] * mk[:, :, 1:]).sum(axis=(1, 2)) / v
+    small = ((np.abs(rp) < 0.5) * mk).sum(axis=(1, 2)) / n
+    a = np.stack([gm, np.log(v), ac, small], axis=1)[np.argsort(gm, kind="stable")]
     k = max(1, len(a) // 3)
     poor, rich = a[:k, 1:].mean(axis=0), a[-k:, 1:].mean(axis=0)
     return (rich - poor).tolist() + poor.tolist()
@@ -178,7 +218,8 @@ class AIArtifact(Detector):
 
     def analyze(self, image: ImageData, context: Context) -> Evidence:
         model = load_model()
-        tiles, corners, scale, padded = image_tiles(image.rgb)
+        per_axis = int(context.opt(self.name, "tiles_per_axis", TILES_PER_AXIS.get(context.profile, 3)))
+        tiles, corners, scale, padded = image_tiles(image.rgb, max_per_axis=max(1, per_axis))
         feats = np.stack([artifact_features(t) for t in tiles])
         logits = model.logit(feats)
         per_tile = model.proba(feats)

@@ -59,7 +59,7 @@ KNOWN_MARKS: tuple[KnownMark, ...] = (
 # Decide "marked" when the Bonferroni-corrected binomial tail is below this.
 FP_THRESHOLD = 1e-6
 MIN_SIDE = 256
-MAX_MP = 8.0  # larger images are not direct outputs of the reference scripts; decoding costs ~1 s/MP
+MAX_MP = 8.0  # larger images are not direct outputs of the reference scripts (decoding itself is ~0.03 s/MP)
 
 
 def binomial_tail(k: int, n: int) -> float:
@@ -71,23 +71,69 @@ def binomial_tail(k: int, n: int) -> float:
     return float(sum(math.comb(n, i) for i in range(k, n + 1)) / 2.0**n)
 
 
-def decode_bits(bgr: np.ndarray, n_bits: int) -> np.ndarray:
-    """Decode ``n_bits`` with invisible-watermark's dwtDct (default scales, as the generator scripts used)."""
-    from imwatermark import WatermarkDecoder
+DWTDCT_BLOCK = 4
+DWTDCT_SCALES = (0.0, 36.0, 36.0)  # per YUV channel, the encoder's defaults (the scripts kept them)
 
-    dec = WatermarkDecoder("bits", n_bits)
-    return np.asarray(dec.decode(np.ascontiguousarray(bgr), "dwtDct"), dtype=np.uint8).reshape(-1)
+
+def decode_bits(bgr: np.ndarray, n_bits: int, scales: tuple[float, ...] = DWTDCT_SCALES) -> np.ndarray:
+    """Decode ``n_bits`` of a dwtDct mark (invisible-watermark's method, default scales, as the generator scripts
+    used it), vectorised.
+
+    The method: convert BGR to YUV (OpenCV's 8-bit conversion), take the Haar DWT approximation band of the Y and U
+    channels cropped to a multiple of 4 (only channels whose scale is > 0: U by default), cut it into 4x4 blocks
+    in row-major order, and in each block read the largest-magnitude coefficient other than the first: the bit is 1
+    when its magnitude modulo the scale lies above half the scale. Block k votes for payload bit k mod n_bits, and a
+    bit is 1 when more than half of its votes (the package's ``mean * 255 > 127``) say so. Same decisions as the
+    package's per-block loop, at a fraction of its cost."""
+    return bits_from_votes(block_votes(bgr, scales), n_bits)
+
+
+def block_votes(bgr: np.ndarray, scales: tuple[float, ...] = DWTDCT_SCALES) -> list[np.ndarray]:
+    """Per marked channel, the 0/1 vote of every 4x4 block in embedding order (see :func:`decode_bits`)."""
+    import cv2
+    import pywt
+
+    bgr = np.ascontiguousarray(bgr, dtype=np.uint8)
+    h, w = bgr.shape[:2]
+    yuv = cv2.cvtColor(bgr, cv2.COLOR_BGR2YUV)
+    b = DWTDCT_BLOCK
+    out = []
+    for ch in range(2):
+        scale = scales[ch]
+        if scale <= 0:
+            continue
+        ca = pywt.dwt2(yuv[: h // 4 * 4, : w // 4 * 4, ch], "haar")[0]
+        nr, nc = ca.shape[0] // b, ca.shape[1] // b
+        if nr * nc == 0:
+            continue
+        blocks = ca[: nr * b, : nc * b].reshape(nr, b, nc, b).transpose(0, 2, 1, 3).reshape(nr * nc, b * b)
+        pos = np.argmax(np.abs(blocks[:, 1:]), axis=1) + 1
+        val = np.abs(blocks[np.arange(blocks.shape[0]), pos])
+        out.append((np.mod(val, scale) > 0.5 * scale).astype(np.float64))
+    return out
+
+
+def bits_from_votes(votes_per_channel: list[np.ndarray], n_bits: int) -> np.ndarray:
+    votes = np.zeros(n_bits, np.float64)
+    counts = np.zeros(n_bits, np.float64)
+    for bit in votes_per_channel:
+        idx = np.arange(bit.size) % n_bits
+        votes += np.bincount(idx, weights=bit, minlength=n_bits)
+        counts += np.bincount(idx, minlength=n_bits)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(counts > 0, votes / np.maximum(counts, 1), np.nan)
+    return (mean * 255 > 127).astype(np.uint8)
 
 
 def check_marks(rgb: np.ndarray, marks: tuple[KnownMark, ...] = KNOWN_MARKS) -> list[dict[str, Any]]:
     """Per known payload: agreeing bits, bit accuracy, corrected false-positive probability, decoded payload."""
-    bgr = np.ascontiguousarray(rgb[..., ::-1])
+    votes = block_votes(np.ascontiguousarray(rgb[..., ::-1]))
     by_len: dict[int, np.ndarray] = {}
     out = []
     for m in marks:
         n = int(m.bits.size)
         if n not in by_len:
-            by_len[n] = decode_bits(bgr, n)
+            by_len[n] = bits_from_votes(votes, n)
         got = by_len[n]
         agree = int((got == m.bits).sum())
         p = min(1.0, binomial_tail(agree, n) * len(marks))
@@ -122,15 +168,6 @@ class SDWatermark(Detector):
     requires = frozenset({"rgb"})
     profiles = frozenset({"fast", "default", "thorough"})
     description = "Decodes the invisible DWT-DCT watermark that Stable Diffusion's reference scripts embed."
-
-    def unavailable_reason(self, image: ImageData, context: Context) -> str | None:
-        try:
-            import imwatermark  # noqa: F401
-        except ImportError:
-            return (
-                "the optional package invisible-watermark is not installed (pip install invisible-watermark)"
-            )
-        return super().unavailable_reason(image, context)
 
     def analyze(self, image: ImageData, context: Context) -> Evidence:
         if image.height * image.width < MIN_SIDE * MIN_SIDE:
