@@ -1,9 +1,10 @@
 """Time `analyze` per megapixel for each profile on real photos (2-core machine; one process).
 
-    python benchmarks/analyze_speed.py --data ../shared/data --n 12 --out docs/bench/analyze_speed.md
+    python benchmarks/analyze_speed.py --data ../shared/data --n 12 --repeats 3 --out docs/bench/analyze_speed.md
 
 Images: the first N camera crops (512x512) and the first 4 full camera originals downscaled to ~3 MP, in manifest
-order. Reports the median and p90 of seconds per megapixel for the whole analysis and per detector.
+order. With --repeats R each image is analysed R times and its fastest run kept (this VM's speed drifts by
++-40% from minute to minute). Reports the median and p90 of seconds per megapixel for the whole analysis and per detector.
 """
 
 from __future__ import annotations
@@ -44,6 +45,12 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=12)
     ap.add_argument("--profiles", default="fast,default")
     ap.add_argument("--out", type=Path, default=None)
+    ap.add_argument(
+        "--repeats",
+        type=int,
+        default=1,
+        help="analyse each image R times and keep its fastest run (noisy VMs)",
+    )
     a = ap.parse_args()
     imgs = [(name, load_image(b)) for name, b in inputs(a.data, a.n)]
     lines = [
@@ -56,11 +63,20 @@ def main() -> None:
         analyze_image(imgs[0][1], opts, detectors=dets)  # warm-up (imports, model load)
         per_mp, per_det = [], {}
         for _, im in imgs:
-            t0 = time.perf_counter()
-            rep = analyze_image(im, opts, detectors=dets)
-            per_mp.append((time.perf_counter() - t0) / im.megapixels)
-            for ev in rep.evidence:
-                per_det.setdefault(ev.detector, []).append(ev.elapsed_s / im.megapixels)
+            best_total, best_det = float("inf"), {}
+            for _ in range(max(1, a.repeats)):
+                t0 = time.perf_counter()
+                rep = analyze_image(im, opts, detectors=dets)
+                total = time.perf_counter() - t0
+                if total < best_total:
+                    best_total = total
+                best_det = {
+                    ev.detector: min(ev.elapsed_s, best_det.get(ev.detector, float("inf")))
+                    for ev in rep.evidence
+                }
+            per_mp.append(best_total / im.megapixels)
+            for k, v in best_det.items():
+                per_det.setdefault(k, []).append(v / im.megapixels)
         slow = sorted(((statistics.median(v), k) for k, v in per_det.items()), reverse=True)[:5]
         lines.append(
             f"| {profile} | {len(imgs)} | {sum(i.megapixels for _, i in imgs):.1f} | {statistics.median(per_mp):.2f} | "
@@ -71,7 +87,7 @@ def main() -> None:
     if a.out:
         a.out.write_text(
             "## Analyze speed per megapixel (2 cores)\n\nCommand: `python benchmarks/analyze_speed.py --data ../shared/data "
-            f"--n {a.n} --out {a.out}`\n\n" + text + "\n"
+            f"--n {a.n} --repeats {a.repeats} --out {a.out}`\n\n" + text + "\n"
         )
 
 
