@@ -74,12 +74,19 @@ def collect_inputs(paths: list[Path], manifest: Path | None = None) -> list[tupl
 
 
 @index_app.command("create")
-def create_cmd(directory: Path = typer.Argument(..., help="Folder for the new index.")) -> None:
+def create_cmd(
+    directory: Path = typer.Argument(..., help="Folder for the new index."),
+    descriptor: str | None = typer.Option(
+        None,
+        "--descriptor",
+        help="Global descriptor: mnv2-v1 (trained, the default when installed) or dctgrid-v1 (hand-built).",
+    ),
+) -> None:
     """Create an empty reference index."""
     from pixelsleuth.provenance.index import ReferenceIndex
 
     try:
-        ReferenceIndex.create(directory).close()
+        ReferenceIndex.create(directory, descriptor_kind=descriptor).close()
     except PixelsleuthError as e:
         _fail(str(e))
     _out.print(f"created reference index {directory}")

@@ -1,13 +1,19 @@
 """Image signals for copy detection: a compact global descriptor and ORB local features.
 
-The global descriptor is 128-D float32, L2-normalised. When the package ships a trained ONNX descriptor model
-(``provenance/trained/descriptor.onnx``) it is used; otherwise a hand-built descriptor is used (low-frequency DCT
-of the luma on a centre-weighted grid plus colour statistics). Its name is recorded in the index so queries and
-references are never compared across descriptor kinds.
+The global descriptor is 128-D float32, L2-normalised, of one of two kinds:
+
+* ``mnv2-v1``: our trained network (``provenance/trained/descriptor.onnx``, benchmarks/descriptor_train.py):
+  MobileNetV2 layers fine-tuned for copy detection, GeM pooling, a 128-D projection, on a 160 x 160 input. The
+  default for new indexes when the file is present and onnxruntime loads it.
+* ``dctgrid-v1``: a hand-built descriptor (low-frequency DCT of the luma plus colour statistics), always available.
+
+An index records the kind it was built with, and adds and searches compute that kind, so queries and references
+are never compared across kinds; ``PIXELSLEUTH_DESCRIPTOR`` overrides the default for new indexes.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -22,6 +28,15 @@ QUERY_KEYPOINTS = 800
 ORB_BYTES = 32
 
 _TRAINED = Path(__file__).with_name("trained") / "descriptor.onnx"
+KIND_TRAINED = "mnv2-v1"
+KIND_HANDMADE = "dctgrid-v1"
+TRAINED_SIZE = 160  # input side of the trained network
+_MEAN = np.array([0.485, 0.456, 0.406], np.float32)
+_STD = np.array([0.229, 0.224, 0.225], np.float32)
+
+
+class DescriptorUnavailableError(RuntimeError):
+    """The descriptor kind an index was built with cannot be computed by this installation."""
 
 
 @dataclass
@@ -98,18 +113,34 @@ def local_features(
 
 
 @lru_cache(maxsize=1)
-def _onnx_session():  # pragma: no cover - only when a trained model is shipped
+def _onnx_session():
     if not _TRAINED.exists():
         return None
-    import onnxruntime as ort
+    try:
+        import onnxruntime as ort
 
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = 1
-    return ort.InferenceSession(str(_TRAINED), opts, providers=["CPUExecutionProvider"])
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = 1
+        opts.inter_op_num_threads = 1
+        return ort.InferenceSession(str(_TRAINED), opts, providers=["CPUExecutionProvider"])
+    except Exception:  # noqa: BLE001 - a broken runtime falls back to the hand-built kind
+        return None
+
+
+def available_kinds() -> tuple[str, ...]:
+    return (KIND_TRAINED, KIND_HANDMADE) if _onnx_session() is not None else (KIND_HANDMADE,)
 
 
 def descriptor_kind() -> str:
-    return "onnx-v1" if _onnx_session() is not None else "dctgrid-v1"
+    """The kind new indexes are built with: ``PIXELSLEUTH_DESCRIPTOR`` if set, else the trained one when present."""
+    want = os.environ.get("PIXELSLEUTH_DESCRIPTOR", "").strip()
+    if want:
+        if want not in (KIND_TRAINED, KIND_HANDMADE):
+            raise DescriptorUnavailableError(
+                f"PIXELSLEUTH_DESCRIPTOR={want!r} is not a descriptor kind ({KIND_TRAINED} or {KIND_HANDMADE})"
+            )
+        return want
+    return available_kinds()[0]
 
 
 def _zigzag_low(n: int, count: int) -> np.ndarray:
@@ -146,17 +177,30 @@ def _handmade(rgb: np.ndarray) -> np.ndarray:
     return v / (np.linalg.norm(v) + 1e-8)
 
 
-def global_descriptor(rgb: np.ndarray) -> np.ndarray:
-    """128-D float32 unit vector."""
+def trained_input(rgb: np.ndarray) -> np.ndarray:
+    """The trained network's input for one image: area resize to 160 x 160, ImageNet normalisation, 1x3xHxW."""
+    img = rgb if rgb.ndim == 3 else np.repeat(rgb[..., None], 3, axis=2)
+    x = cv2.resize(
+        np.ascontiguousarray(img[..., :3]), (TRAINED_SIZE, TRAINED_SIZE), interpolation=cv2.INTER_AREA
+    )
+    x = (x.astype(np.float32) / 255.0 - _MEAN) / _STD
+    return np.ascontiguousarray(x.transpose(2, 0, 1)[None])
+
+
+def global_descriptor(rgb: np.ndarray, kind: str | None = None) -> np.ndarray:
+    """128-D float32 unit vector of the given kind (default: :func:`descriptor_kind`)."""
+    kind = kind or descriptor_kind()
+    if kind == KIND_HANDMADE:
+        return _handmade(rgb)
+    if kind != KIND_TRAINED:
+        raise DescriptorUnavailableError(
+            f"unknown descriptor kind {kind!r} (this version computes {', '.join(available_kinds())})"
+        )
     sess = _onnx_session()
     if sess is None:
-        return _handmade(rgb)
-    img = rgb if rgb.ndim == 3 else np.repeat(rgb[..., None], 3, axis=2)  # pragma: no cover
-    x = cv2.resize(np.ascontiguousarray(img[..., :3]), (224, 224), interpolation=cv2.INTER_AREA).astype(
-        np.float32
-    )
-    x = (x / 255.0 - np.array([0.485, 0.456, 0.406], np.float32)) / np.array(
-        [0.229, 0.224, 0.225], np.float32
-    )
-    out = sess.run(None, {sess.get_inputs()[0].name: x.transpose(2, 0, 1)[None]})[0][0].astype(np.float32)
+        raise DescriptorUnavailableError(
+            f"the {KIND_TRAINED} descriptor model is missing or cannot be loaded "
+            f"({_TRAINED.name} in pixelsleuth/provenance/trained, needs onnxruntime)"
+        )
+    out = sess.run(None, {sess.get_inputs()[0].name: trained_input(rgb)})[0][0].astype(np.float32)
     return out / (np.linalg.norm(out) + 1e-8)

@@ -109,9 +109,15 @@ class RefSignals:
     descriptor: np.ndarray
     local: D.LocalFeatures
     thumb: bytes | None = None
+    descriptor_kind: str = D.KIND_HANDMADE
 
 
-def compute_signals(rgb: np.ndarray, thumbnail: bool = True) -> RefSignals:
+def compute_signals(
+    rgb: np.ndarray, thumbnail: bool = True, descriptor_kind: str | None = None
+) -> RefSignals:
+    """All signals of one reference; the global descriptor is of ``descriptor_kind`` (default: the kind new
+    indexes get, :func:`pixelsleuth.provenance.descriptors.descriptor_kind`)."""
+    kind = descriptor_kind or D.descriptor_kind()
     h, w = rgb.shape[:2]
     thumb = None
     if thumbnail:
@@ -132,9 +138,10 @@ def compute_signals(rgb: np.ndarray, thumbnail: bool = True) -> RefSignals:
         h,
         H.pdq(rgb),
         H.dct_phash(rgb),
-        D.global_descriptor(rgb),
+        D.global_descriptor(rgb, kind),
         D.local_features(rgb, D.REF_KEYPOINTS),
         thumb,
+        kind,
     )
 
 
@@ -230,15 +237,24 @@ class ReferenceIndex:
             raise ReferenceIndexError(
                 f"{self.path}: unsupported index format {ver!r} (expected {FORMAT_VERSION})"
             )
-        self.descriptor_kind = self._meta("descriptor_kind") or D.descriptor_kind()
+        self.descriptor_kind = self._meta("descriptor_kind") or D.KIND_HANDMADE
         self.dim = int(self._meta("descriptor_dim") or D.DESC_DIM)
         self.ann = self._load_snapshot()
         self.refresh()
 
     # ------------------------------------------------------------------ construction
     @classmethod
-    def create(cls, path: str | Path, exist_ok: bool = False) -> ReferenceIndex:
+    def create(
+        cls, path: str | Path, exist_ok: bool = False, descriptor_kind: str | None = None
+    ) -> ReferenceIndex:
+        """A new, empty index in ``path``. ``descriptor_kind``: the global descriptor it is built with (default:
+        the trained descriptor when this installation has it, else the hand-built one)."""
         p = Path(path)
+        kind = descriptor_kind or D.descriptor_kind()
+        if kind not in D.available_kinds():
+            raise ReferenceIndexError(
+                f"descriptor {kind!r} is not available here (choose from {', '.join(D.available_kinds())})"
+            )
         if (p / "refs.sqlite").exists():
             if not exist_ok:
                 raise ReferenceIndexError(f"{p} already holds a reference index")
@@ -250,7 +266,7 @@ class ReferenceIndex:
         db.execute("BEGIN IMMEDIATE")
         for k, v in (
             ("format_version", str(FORMAT_VERSION)),
-            ("descriptor_kind", D.descriptor_kind()),
+            ("descriptor_kind", kind),
             ("descriptor_dim", str(D.DESC_DIM)),
             ("created", str(time.time())),
         ):
@@ -285,6 +301,19 @@ class ReferenceIndex:
     def _require_writable(self) -> None:
         if not self.writable:
             raise ReferenceIndexError("this index was opened read-only")
+
+    @property
+    def descriptor_available(self) -> bool:
+        """Whether this installation computes the descriptor kind the index was built with."""
+        return self.descriptor_kind in D.available_kinds()
+
+    def _require_descriptor(self) -> None:
+        if not self.descriptor_available:
+            raise ReferenceIndexError(
+                f"{self.path} was built with the {self.descriptor_kind!r} descriptor, which this installation cannot "
+                f"compute (it has {', '.join(D.available_kinds())}); build a new index (pixelsleuth index create) "
+                "and add the images again"
+            )
 
     # ------------------------------------------------------------------ FAISS side
     def _empty_ann(self) -> _Ann:
@@ -451,16 +480,20 @@ class ReferenceIndex:
         skip_duplicates: bool = True,
     ) -> int:
         """Add one reference image; returns its id (the existing id when ``sha256`` is already there)."""
-        return self.add_signals(compute_signals(rgb, thumbnail), uri, sha256, tags, skip_duplicates)
+        self._require_descriptor()
+        return self.add_signals(
+            compute_signals(rgb, thumbnail, self.descriptor_kind), uri, sha256, tags, skip_duplicates
+        )
 
     def add_signals(
         self, s: RefSignals, uri: str, sha256: str, tags: Iterable[str] = (), skip_duplicates: bool = True
     ) -> int:
         self._require_writable()
-        if self.descriptor_kind != D.descriptor_kind():
+        self._require_descriptor()
+        if s.descriptor_kind != self.descriptor_kind:
             raise ReferenceIndexError(
-                f"{self.path} was built with the {self.descriptor_kind!r} descriptor but this installation computes "
-                f"{D.descriptor_kind()!r}; build a new index (pixelsleuth index create) and add the images again"
+                f"signals computed with the {s.descriptor_kind!r} descriptor cannot be added to {self.path}, "
+                f"which was built with {self.descriptor_kind!r}"
             )
         if skip_duplicates:
             row = self.db.execute("SELECT id FROM refs WHERE sha256=?", (sha256,)).fetchone()

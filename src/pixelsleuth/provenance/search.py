@@ -180,7 +180,7 @@ def search(
         return cands[rid]
 
     hashes = H.pdq_dihedral(rgb)
-    qdesc = D.global_descriptor(rgb)
+    qdesc = D.global_descriptor(rgb, index.descriptor_kind) if index.descriptor_available else None
     qloc = D.local_features(rgb, D.QUERY_KEYPOINTS)
     t["signals"] = time.perf_counter() - t0
     t1 = time.perf_counter()
@@ -193,7 +193,9 @@ def search(
                     c = cand(int(i))
                     c.pdq = int(d) if c.pdq is None else min(c.pdq, int(d))
                     c.sources.add("pdq")
-        if index.descriptor_kind != D.descriptor_kind():  # built with another descriptor: not comparable
+        if (
+            qdesc is None
+        ):  # built with a descriptor this installation cannot compute: hashes and local features only
             sims, ids = np.zeros((1, 0), np.float32), np.zeros((1, 0), np.int64)
         else:
             sims, ids = ann.desc.search(qdesc[None].astype(np.float32), min(20, ann.n))
