@@ -33,13 +33,22 @@ def test_pdq_matches_meta_reference_hashes() -> None:
     assert len(ref) == 12
     exact = 0
     for name, (hexhash, quality) in ref.items():
-        rgb = np.asarray(Image.open(PDQ_DIR / "pdq" / "data" / "bridge-mods" / name).convert("RGB"))
+        im = Image.open(PDQ_DIR / "pdq" / "data" / "bridge-mods" / name)
+        needs_resize = max(im.size) > H.PDQ_MAX_SIDE
+        rgb = np.asarray(im.convert("RGB"))
         h = H.pdq(rgb)
         assert h.quality == quality, name
         d = H.hamming(h.bits, bytes.fromhex(hexhash))
-        # the 3 non-exact ones differ by one swapped pair of coefficients at median rank 127/128, a JPEG-decoder
-        # (libjpeg version) difference in the input pixels, not an algorithm difference
-        assert d <= 2, (name, d)
+        if not needs_resize:
+            # the hash of the decoded pixels themselves: bit-exact (4 of the 12 files)
+            assert d == 0, (name, d)
+        else:
+            # files above 512 px are first reduced (Pillow bicubic thumbnail, as the reference tool does); in 3 of
+            # the 8 the two DCT coefficients next to the median swap ranks between our reduced pixels and the ones
+            # behind the published hashes. It is not the JPEG decoder: decoding with each of the 24 libjpeg builds
+            # that jpeglib ships gives the same hashes; a float resize without intermediate rounding fixes one of
+            # the three. Two bits (one swapped pair) is far inside any match threshold (PDQ's is 31).
+            assert d <= 2, (name, d)
         exact += d == 0
     assert exact >= 9
 
