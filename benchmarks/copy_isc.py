@@ -31,21 +31,23 @@ from pixelsleuth.provenance.index import ReferenceIndex, compute_signals  # noqa
 from pixelsleuth.provenance.search import search  # noqa: E402
 
 
-def build_index(d: Path, refs: list[str]) -> tuple[ReferenceIndex, dict[str, int], float]:
+def build_index(
+    d: Path, refs: list[str], descriptor: str | None = None
+) -> tuple[ReferenceIndex, dict[str, int], float]:
     if (d / "refs.sqlite").exists():
         ix = ReferenceIndex.open(d, writable=True)
         ids = {r.uri: r.id for r in ix.references()}
-        if len(ids) == len(refs):
+        if len(ids) == len(refs) and (descriptor is None or ix.descriptor_kind == descriptor):
             return ix, ids, float("nan")
         ix.close()
         import shutil
 
         shutil.rmtree(d)
-    ix = ReferenceIndex.create(d)
+    ix = ReferenceIndex.create(d, descriptor_kind=descriptor)
     t0 = time.perf_counter()
     ids = {}
     for i, rel in enumerate(refs):
-        s = compute_signals(C.load(rel), thumbnail=False)
+        s = compute_signals(C.load(rel), thumbnail=False, descriptor_kind=ix.descriptor_kind)
         ids[rel] = ix.add_signals(s, rel, rel)
         if (i + 1) % 200 == 0:
             print(f"  indexed {i + 1}/{len(refs)}", flush=True)
@@ -80,13 +82,24 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=Path("/tmp/copy_isc.json"))
     ap.add_argument("--calibrate", action="store_true")
     ap.add_argument("--no-baselines", action="store_true")
+    ap.add_argument(
+        "--descriptor", default=None, help="mnv2-v1 or dctgrid-v1 (default: what new indexes get)"
+    )
+    ap.add_argument(
+        "--no-local-votes",
+        action="store_true",
+        help="search without local-feature voting, as the index does above ~10k references: candidates come from "
+        "PDQ and the global descriptor only (verification still uses local features)",
+    )
     args = ap.parse_args()
 
     lists = C.data_lists()
     refs = lists["A_references"] + lists["distractors"]
     t0 = time.perf_counter()
-    ix, ids, add_s = build_index(args.index_dir, refs)
-    print(f"index: {len(ids)} references, {add_s:.3f} s/ref to add", flush=True)
+    ix, ids, add_s = build_index(args.index_dir, refs, args.descriptor)
+    print(f"index: {len(ids)} references ({ix.descriptor_kind}), {add_s:.3f} s/ref to add", flush=True)
+    if args.no_local_votes:
+        ix.ann.local_enabled = False
     ref_ids = np.array([ids[r] for r in refs])
     rb_ph = rb_pdq = None
     if not args.no_baselines:
@@ -157,6 +170,8 @@ def main() -> None:
     out: dict = {
         "command": " ".join(sys.argv),
         "n_refs": len(refs),
+        "descriptor": ix.descriptor_kind,
+        "local_votes": not args.no_local_votes,
         "n_copy": len(copies),
         "n_noncopy": len(non),
         "n_crop25": len(crops),
