@@ -180,7 +180,17 @@ def search(
         return cands[rid]
 
     hashes = H.pdq_dihedral(rgb)
-    qdesc = D.global_descriptor(rgb, index.descriptor_kind) if index.descriptor_available else None
+    # the global descriptor of the query and of its two mirror images (neither descriptor is flip-invariant)
+    qdesc = (
+        np.stack(
+            [
+                D.global_descriptor(np.ascontiguousarray(v), index.descriptor_kind)
+                for v in (rgb, rgb[:, ::-1], rgb[::-1])
+            ]
+        )
+        if index.descriptor_available
+        else None
+    )
     qloc = D.local_features(rgb, D.QUERY_KEYPOINTS)
     t["signals"] = time.perf_counter() - t0
     t1 = time.perf_counter()
@@ -198,12 +208,13 @@ def search(
         ):  # built with a descriptor this installation cannot compute: hashes and local features only
             sims, ids = np.zeros((1, 0), np.float32), np.zeros((1, 0), np.int64)
         else:
-            sims, ids = ann.desc.search(qdesc[None].astype(np.float32), min(20, ann.n))
-        for s, i in zip(sims[0], ids[0], strict=True):
-            if i >= 0:
-                c = cand(int(i))
-                c.sim = float(s)
-                c.sources.add("descriptor")
+            sims, ids = ann.desc.search(qdesc.astype(np.float32), min(20, ann.n))
+        for srow, irow in zip(sims, ids, strict=True):
+            for s, i in zip(srow, irow, strict=True):
+                if i >= 0:
+                    c = cand(int(i))
+                    c.sim = float(s) if c.sim is None else max(c.sim, float(s))
+                    c.sources.add("descriptor")
     t["hash_descriptor"] = time.perf_counter() - t1
     t1 = time.perf_counter()
     if ann.local_enabled and ann.local_n and len(qloc):
@@ -262,6 +273,13 @@ def search(
                 c.sources |= cands[c.rid].sources
             c.sources.add("mirrored")
             verify(c, qflip, True)
+    elif best_inl < 15 and len(qloc) and order:
+        # no local-feature voting (large indexes): verify the best hash/descriptor candidates mirrored as well
+        qflip, _ = _mirror(qloc, rgb)
+        for c in order[:4]:
+            mc = _Cand(c.rid, pdq=c.pdq)
+            mc.sim, mc.sources = c.sim, set(c.sources) | {"mirrored"}
+            verify(mc, qflip, True)
     matches = list(done.values())
     t["verify"] = time.perf_counter() - t1
     # unverified candidates keep a small descriptor-based score so rankings stay complete
