@@ -1,0 +1,133 @@
+"""Experiment: a tiny residual CNN trained from scratch (no third-party weights) as the artifact detector, under the
+same leave-one-generator-out protocol as benchmarks/ai_train.py (prompt-disjoint halves, benchmarks/ai_splits.json,
+the same training and evaluation views from benchmarks/ai_data.py).
+
+    python benchmarks/ai_cnn_logo.py --steps 300 --out /tmp/ai_cnn_logo.json
+
+For each held-out generator G and half h: train on the other generators' half-h images plus real half h (2 random
+training views each, random 96 x 96 sub-crops), test on G's half 1-h plus real half 1-h (224 x 224 evaluation crops,
+conditions clean and jpeg75). Reports the pooled AUC per held-out generator next to a constant score (0.5).
+Not shipped: it is here to decide whether a learned low-level model beats the handcrafted features (AUC 0.59 /
+0.65 / 0.86 clean in docs/bench/ai_generated.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+sys.path.insert(0, str(Path(__file__).parent))
+import ai_data as A  # noqa: E402
+
+from pixelsleuth.bench.metrics import roc_auc  # noqa: E402
+from pixelsleuth.models.ai_common import normalise_size  # noqa: E402
+
+SEED = 20261201
+
+
+class TinyResidualNet(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        lap = torch.tensor([[0, -1, 0], [-1, 4, -1], [0, -1, 0]], dtype=torch.float32) / 4.0
+        self.register_buffer("hp", lap.expand(3, 1, 3, 3).clone())
+
+        def block(cin: int, cout: int, stride: int) -> nn.Sequential:
+            return nn.Sequential(nn.Conv2d(cin, cout, 3, stride, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU())
+
+        self.body = nn.Sequential(
+            block(6, 16, 1), block(16, 32, 2), block(32, 48, 2), block(48, 64, 2), block(64, 64, 1)
+        )
+        self.head = nn.Linear(128, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x / 255.0
+        r = nn.functional.conv2d(x, self.hp, padding=1, groups=3) * 8.0
+        f = self.body(torch.cat([x - 0.5, r], dim=1))
+        return self.head(torch.cat([f.mean(dim=(2, 3)), f.amax(dim=(2, 3))], dim=1))[:, 0]
+
+
+def views(items: list[dict], rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    tr = np.zeros((len(items), A.TRAIN_VIEWS, 224, 224, 3), np.uint8)
+    ev = np.zeros((len(items), 2, 224, 224, 3), np.uint8)
+    t0 = time.time()
+    for i, it in enumerate(items):
+        rgb, _ = normalise_size(A.load_rgb(it["path"]))
+        for v in range(A.TRAIN_VIEWS):
+            tr[i, v] = A.train_view(rgb, it["label"], rng)
+        e = A.eval_views(rgb, it["label"], rng)
+        ev[i, 0], ev[i, 1] = e["clean"], e["jpeg75"]
+        if (i + 1) % 200 == 0:
+            print(f"  views {i + 1}/{len(items)} ({time.time() - t0:.0f} s)", flush=True)
+    return tr, ev, np.array([it["label"] for it in items])
+
+
+def train(x: np.ndarray, y: np.ndarray, steps: int, rng: np.random.Generator) -> TinyResidualNet:
+    net = TinyResidualNet()
+    opt = torch.optim.AdamW(net.parameters(), lr=2e-3, weight_decay=1e-4)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=2e-3, total_steps=steps)
+    pos, neg = np.nonzero(y == 1)[0], np.nonzero(y == 0)[0]
+    net.train()
+    for _ in range(steps):
+        idx = np.concatenate([rng.choice(pos, 32), rng.choice(neg, 32)])  # class-balanced batches
+        v = rng.integers(0, x.shape[1], idx.size)
+        oy, ox = rng.integers(0, 224 - 96 + 1, 2)
+        b = torch.from_numpy(x[idx, v, oy : oy + 96, ox : ox + 96].transpose(0, 3, 1, 2).astype(np.float32))
+        flip = torch.from_numpy(rng.random(idx.size) < 0.5)
+        b[flip] = b[flip].flip(3)
+        loss = nn.functional.binary_cross_entropy_with_logits(net(b), torch.from_numpy(y[idx]).float())
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        sched.step()
+    net.eval()
+    return net
+
+
+@torch.no_grad()
+def score(net: TinyResidualNet, x: np.ndarray) -> np.ndarray:
+    out = [net(torch.from_numpy(x[s : s + 64].transpose(0, 3, 1, 2).astype(np.float32))) for s in range(0, len(x), 64)]
+    return torch.cat(out).numpy()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--steps", type=int, default=300)
+    ap.add_argument("--out", type=Path, default=Path("/tmp/ai_cnn_logo.json"))
+    a = ap.parse_args()
+    torch.manual_seed(SEED)
+    torch.set_num_threads(2)
+    rng = np.random.default_rng(SEED)
+    items = json.loads(A.SPLITS.read_text())["items"]
+    tr, ev, y = views(items, rng)
+    group = np.array([it["group"] for it in items])
+    half = np.array([it["half"] for it in items])
+    real = y == 0
+    res: dict = {"steps": a.steps, "by_generator": {}}
+    for g in A.GENERATORS:
+        scores: dict[str, list] = {"clean": [], "jpeg75": []}
+        labels: list[np.ndarray] = []
+        for h in (0, 1):
+            tr_mask = (half == h) & (real | ((y == 1) & (group != g)))
+            te_mask = (half == 1 - h) & (real | (group == g))
+            t0 = time.time()
+            net = train(tr[tr_mask], y[tr_mask], a.steps, rng)
+            for ci, cond in enumerate(("clean", "jpeg75")):
+                scores[cond].append(score(net, ev[te_mask, ci]))
+            labels.append(y[te_mask])
+            print(f"  {g} half {h}: trained in {time.time() - t0:.0f} s", flush=True)
+        yy = np.concatenate(labels)
+        res["by_generator"][g] = {c: roc_auc(np.concatenate(s), yy) for c, s in scores.items()}
+        print(g, res["by_generator"][g], flush=True)
+    a.out.write_text(json.dumps(res, indent=1))
+    print(json.dumps(res, indent=1))
+
+
+if __name__ == "__main__":
+    main()
