@@ -82,3 +82,17 @@ def test_trained_descriptor_invariance_and_discrimination() -> None:
             sims = refs @ q
             assert int(np.argmax(sims)) == i
     assert D.descriptor_kind() == D.KIND_TRAINED
+
+
+def test_mirrored_copy_verified_without_local_voting(tmp_path: Path) -> None:
+    """Large indexes switch local-feature voting off; a mirrored copy must still be verified (mirrored)."""
+    ix = ReferenceIndex.create(tmp_path / "ix")
+    rid = ix.add(textured(21), "m.png", "sha-m")
+    for s in (22, 23, 24):
+        ix.add(textured(s), f"{s}.png", f"sha-{s}")
+    ix.ann.local_enabled = False
+    q = jpeg(np.ascontiguousarray(textured(21)[:, ::-1]), 80)
+    res = search(ix, q)
+    assert res.matches and res.matches[0].ref.id == rid
+    assert res.matches[0].mirrored and res.matches[0].copy_probability >= 0.5
+    ix.close()
