@@ -21,6 +21,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from pixelsleuth.errors import PixelsleuthError
+
 DESC_DIM = 128
 LOCAL_MAX_SIDE = 640
 REF_KEYPOINTS = 400
@@ -35,7 +37,7 @@ _MEAN = np.array([0.485, 0.456, 0.406], np.float32)
 _STD = np.array([0.229, 0.224, 0.225], np.float32)
 
 
-class DescriptorUnavailableError(RuntimeError):
+class DescriptorUnavailableError(PixelsleuthError):
     """The descriptor kind an index was built with cannot be computed by this installation."""
 
 
