@@ -41,12 +41,12 @@ sys.path.insert(0, str(Path(__file__).parent))
 import copy_common as C  # noqa: E402
 from descriptor_model import Descriptor, load_imagenet  # noqa: E402
 
+from pixelsleuth.provenance import descriptors as D  # noqa: E402
+
 SEED = 20261201
-SIZE = 160
+SIZE = D.TRAINED_SIZE  # 160
 FROZEN = 14  # layers 0..13 keep ImageNet weights
 DEPTH = 18  # layers 0..17 (up to the 320-channel block); the 1280-channel head is dropped
-MEAN = np.array([0.485, 0.456, 0.406], np.float32)
-STD = np.array([0.229, 0.224, 0.225], np.float32)
 LISTS = Path(__file__).with_name("descriptor_data.json")
 N_PROCEDURAL = 300
 PROC_SEED0 = 50_000
@@ -69,12 +69,8 @@ def training_files(data: Path) -> list[str]:
 
 
 def preprocess(rgb: np.ndarray) -> np.ndarray:
-    """The run-time preprocessing (provenance/descriptors.py does the same): area resize to SIZE x SIZE, ImageNet
-    normalisation, CHW float32."""
-    img = rgb if rgb.ndim == 3 else np.repeat(rgb[..., None], 3, axis=2)
-    x = cv2.resize(np.ascontiguousarray(img[..., :3]), (SIZE, SIZE), interpolation=cv2.INTER_AREA)
-    x = (x.astype(np.float32) / 255.0 - MEAN) / STD
-    return x.transpose(2, 0, 1)
+    """The run-time preprocessing itself (pixelsleuth.provenance.descriptors.trained_input), as CHW float32."""
+    return D.trained_input(rgb)[0]
 
 
 def load_any(data: Path, rel: str) -> np.ndarray:
@@ -214,8 +210,6 @@ def store_weights_fp16(src: Path, dst: Path) -> None:
 def heldout_check(data: Path, onnx_path: Path, n: int, seed: int) -> dict:
     """Descriptor-only retrieval on split-A references, one copy query each: recall@1 / @10, trained vs dctgrid."""
     import onnxruntime as ort
-
-    from pixelsleuth.provenance import descriptors as D
 
     sess = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
     refs = C.data_lists()["A_references"][:n]
