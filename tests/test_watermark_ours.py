@@ -88,6 +88,24 @@ def test_unmarked_and_wrong_key_are_not_detected(img: np.ndarray, marked: np.nda
         assert r.map is None
 
 
+def test_tail_bound_dominates_exact_rademacher_tails() -> None:
+    # equal weights 1/sqrt(k): S = (2B - k)/sqrt(k) with B ~ Binomial(k, 1/2), the exact tail is a binomial sum
+    from math import comb, erfc, sqrt
+
+    for k in (1, 2, 3, 5, 8, 13, 40, 101, 512):
+        tail = np.cumsum([comb(k, b) / 2.0**k for b in range(k, -1, -1)])[::-1]  # P(B >= b)
+        for b in range(k + 1):
+            z = (2 * b - k) / sqrt(k)
+            assert tail[b] <= ours.tail_bound(z - 1e-9) * (1 + 1e-9) + 1e-300, (k, b)
+    # two unequal weights (0.8, 0.6): P(S >= 0.2) = 1/2, P(S >= 1.4) = 1/4
+    assert ours.tail_bound(1.4 - 1e-9) >= 0.25 and ours.tail_bound(0.2) >= 0.5
+    # it is the smaller of Hoeffding and 4.463 x the Gaussian tail, so never looser than Hoeffding
+    for z in (0.5, 1.0, 2.0, 5.0, 7.5, 9.0):
+        assert ours.tail_bound(z) <= np.exp(-z * z / 2) + 1e-300
+        assert ours.tail_bound(z) >= 0.5 * erfc(z / sqrt(2))
+    assert ours.tail_bound(7.5) < 0.3 * np.exp(-(7.5**2) / 2)
+
+
 def test_null_z_scores_stay_below_threshold() -> None:
     # the Hoeffding bound says P(z >= t) <= exp(-t^2/2) per test; over random keys on unmarked images the
     # best z (after the whole search) must stay far below the z at which p reaches 1e-6
@@ -148,3 +166,26 @@ def test_key_layout_is_deterministic_and_key_dependent() -> None:
     c = ours.mark_tile("k2", 1)
     assert np.array_equal(a, b)
     assert abs(float(np.corrcoef(a.ravel(), c.ravel())[0, 1])) < 0.1
+
+
+def test_sweep_lattices_cover_rescales_and_rotations() -> None:
+    p0 = 128.0
+    lat = ours._sweep_lattices(p0, 480)
+    periods = sorted({round(v1[0], 3) for v1, v2 in lat if v1[1] == 0.0})
+    ratios = np.array(periods) / p0
+    assert ratios.min() <= 0.51 and ratios.max() >= 1.9  # 0.5x .. 2x (capped at 0.75 x short side = 360 px)
+    assert np.max(np.diff(np.log(ratios))) <= np.log(1.0121)  # any rescale is within 0.6% of a grid point
+    angles = sorted(round(np.degrees(np.arctan2(v1[1], v1[0])), 3) for v1, v2 in lat if v1[1] != 0.0)
+    assert angles[0] == -10.0 and angles[-1] == 10.0  # with 0 (the prior itself): every 0.5 deg
+    assert np.max(np.diff(sorted([*angles, 0.0]))) <= 0.5 + 1e-9
+    assert len(lat) <= ours.N_SWEEP  # the union bound counts every sweep lattice
+
+
+def test_weak_mark_after_rescale_found_by_sweep() -> None:
+    # a weak mark (strength 0.25) on a small image, rescaled 1.5x: the autocorrelation peaks are lost in the image
+    # content, the keyed sweep still finds the lattice
+    im = ours.embed(photo(321, 481, seed=2), KEY, PAYLOAD, strength=0.25)
+    x = cv2.resize(im, (722, 482), interpolation=cv2.INTER_CUBIC)
+    r = ours.detect(x, KEY, want_map=False)
+    assert r.p_value <= 1e-6 and r.payload == PAYLOAD
+    assert r.geometry["source"] == "sweep" and abs(r.geometry["scale"] - 1.5) < 0.01
