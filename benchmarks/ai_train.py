@@ -130,6 +130,28 @@ def load(cache: Path) -> dict:
         for k in c.files:
             if k.startswith("clip_"):
                 d[k] = c[k][order]
+    d["has_cnn"] = (cache / "cnn_oof.npz").exists()
+    if d["has_cnn"]:
+        # out-of-fold CNN logits written by benchmarks/ai_cnn_train.py (same folds), aligned to d by path
+        c = np.load(cache / "cnn_oof.npz", allow_pickle=False)
+        pos = {p: i for i, p in enumerate(d["paths"])}
+        missing = [p for p in d["paths"] if p not in set(c["paths"].tolist())]
+        if missing:
+            raise SystemExit(
+                f"cnn_oof.npz lacks {len(missing)} items (e.g. {missing[0]}); rerun ai_cnn_train.py"
+            )
+        d["cnn_stats"] = {}
+        for g in GENERATORS:
+            for h in (0, 1):
+                te = c[f"test_{g}_{h}"]
+                rows = np.array([pos.get(p, -1) for p in c["paths"][te]])
+                ok = rows >= 0
+                for cond in CONDS:
+                    full = np.full(len(d["paths"]), np.nan)
+                    full[rows[ok]] = c[f"oof_{g}_{h}_{cond}"][ok]
+                    d[f"cnn_oof_{g}_{h}_{cond}"] = full
+                d["cnn_stats"][(g, h)] = [float(v) for v in c[f"stats_{g}_{h}"]]
+        d["cnn_steps"] = int(c["steps"])
     return d
 
 
@@ -150,6 +172,8 @@ def train_xy(d: dict, idx: np.ndarray, kind: str) -> tuple[np.ndarray, np.ndarra
 def fit_detectors(d: dict, idx: np.ndarray, kinds: list[str]) -> dict:
     out = {}
     for k in kinds:
+        if k == "cnn":  # trained per fold by benchmarks/ai_cnn_train.py; its OOF logits are in the cache
+            continue
         x, y = train_xy(d, idx, k)
         out[k] = fit_lr(x, y, C_ART if k == "art" else C_CLIP)
     return out
@@ -193,8 +217,26 @@ def hash_half(path: str) -> int:
     return int(hashlib.md5(key.encode()).hexdigest()[:6], 16) % 2
 
 
-def logo(d: dict, kinds: list[str]) -> dict:
-    """OOF logits: res[G][cond][kind or 'fused'] -> array over test items; plus item indices and labels."""
+def real_train_stats(d: dict, model: tuple, idx: np.ndarray, kind: str) -> list[float]:
+    """Mean and sd of a detector's logits on the real photos' training views (for the max_z combination)."""
+    real = idx[d["labels"][idx] == 0]
+    x, _ = train_xy(d, real, kind)
+    z = lr_logit(model, x)
+    z = z[np.isfinite(z)]
+    return [float(z.mean()), float(z.std() + 1e-6)]
+
+
+def max_z(z: np.ndarray, stats: list[list[float]]) -> np.ndarray:
+    """The fixed OR-style combination: the larger of the logits standardised on real training photos."""
+    c = np.array([s[0] for s in stats])
+    sc = np.array([s[1] for s in stats])
+    return ((z - c) / sc).max(axis=1)
+
+
+def logo(d: dict, kinds: list[str], combine: str = "linear") -> dict:
+    """OOF logits: res[G][cond][kind or 'fused'] -> array over test items; plus item indices and labels.
+
+    ``combine``: "linear" (stacking weights from an inner split) or "max_z" (fixed rule, see :func:`max_z`)."""
     labels, groups, halves = d["labels"], d["groups"], d["halves"]
     res: dict = {}
     for g in GENERATORS:
@@ -207,16 +249,30 @@ def logo(d: dict, kinds: list[str]) -> dict:
                 0
             ]
             models = fit_detectors(d, tr, kinds)
-            stack = fit_stack(d, tr, kinds) if len(kinds) > 1 else None
+            stack = fit_stack(d, tr, kinds) if len(kinds) > 1 and combine == "linear" else None
+            stats = [
+                d["cnn_stats"][(g, h)] if k == "cnn" else real_train_stats(d, models[k], tr, k) for k in kinds
+            ]
             items.append(te)
             for c in CONDS:
-                z = np.stack([lr_logit(models[k], d[f"{k}_{c}"][te]) for k in kinds], axis=1)
+                z = np.stack(
+                    [
+                        d[f"cnn_oof_{g}_{h}_{c}"][te]
+                        if k == "cnn"
+                        else lr_logit(models[k], d[f"{k}_{c}"][te])
+                        for k in kinds
+                    ],
+                    axis=1,
+                )
                 for j, k in enumerate(kinds):
                     per[c][k].append(z[:, j])
                 fz = np.full(len(te), np.nan)
                 ok = np.isfinite(z).all(axis=1)
                 if ok.any():
-                    fz[ok] = stack.decision_function(z[ok]) if stack is not None else z[ok, 0]
+                    if combine == "max_z":
+                        fz[ok] = max_z(z[ok], stats)
+                    else:
+                        fz[ok] = stack.decision_function(z[ok]) if stack is not None else z[ok, 0]
                 per[c]["fused"].append(fz)
         idx = np.concatenate(items)
         res[g] = {"idx": idx, "y": labels[idx]}
@@ -326,17 +382,28 @@ def main() -> None:
     d = load(Path(a.cache))
     print(f"{len(d['labels'])} images ({int(d['labels'].sum())} generated), clip={d['has_clip']}")
     variants = {"art_only": ["art"]}
+    combine = {"art_only": "linear"}
+    if d["has_cnn"]:
+        variants["cnn_only"] = ["cnn"]
+        variants["art_cnn"] = ["art", "cnn"]
+        combine.update(cnn_only="linear", art_cnn="max_z")
     if d["has_clip"]:
         variants["clip_only"] = ["clip"]
         variants["art_clip"] = ["art", "clip"]
+        combine.update(clip_only="linear", art_clip="linear")
+    # a variant with the CLIP probe (when it ran) decides over the no-registry ones
+    priority = {"clip_only": 1, "art_clip": 1}
     results: dict = {"n_images": int(len(d["labels"])), "n_generated": int(d["labels"].sum()), "variants": {}}
+    if d["has_cnn"]:
+        results["cnn_steps"] = d["cnn_steps"]
     cals: dict = {}
     for vname, kinds in variants.items():
-        res = logo(d, kinds)
+        res = logo(d, kinds, combine[vname])
         m = metrics(res, kinds)
         cal = calibration(res, d, "fused")
         cals[vname] = cal
         results["variants"][vname] = {
+            "combine": combine[vname],
             "metrics": m,
             "calibration": {k: v for k, v in cal.items() if k not in ("p_cross", "y")},
         }
@@ -369,16 +436,27 @@ def main() -> None:
             }
             fname = "ai_artifact.json" if k == "art" else "ai_clip_head.json"
             (TRAINED / fname).write_text(json.dumps(to_linear_json(models[k], platt, meta)))
-        st = fit_stack(d, allidx, kinds) if len(kinds) > 1 else None
         cal = cals[vname]
-        fusion["variants"][vname] = {
-            "inputs": kinds,
-            "stack_coef": st.coef_[0].tolist() if st is not None else [1.0],
-            "stack_intercept": float(st.intercept_[0]) if st is not None else 0.0,
-            "platt": cal["platt"],
-            "threshold_ai": cal["threshold_fpr5"],
-            "threshold_inconclusive": cal["threshold_fpr20"],
-        }
+        entry: dict = {"inputs": kinds, "combine": combine[vname], "priority": priority.get(vname, 0)}
+        if combine[vname] == "max_z":
+            cnn_meta = json.loads((TRAINED / "ai_cnn.json").read_text())
+            stats = [
+                cnn_meta["real_logit_mean_sd"] if k == "cnn" else real_train_stats(d, models[k], allidx, k)
+                for k in kinds
+            ]
+            entry.update(center=[s[0] for s in stats], scale=[s[1] for s in stats])
+        else:
+            st = fit_stack(d, allidx, kinds) if len(kinds) > 1 else None
+            entry.update(
+                stack_coef=st.coef_[0].tolist() if st is not None else [1.0],
+                stack_intercept=float(st.intercept_[0]) if st is not None else 0.0,
+            )
+        entry.update(
+            platt=cal["platt"],
+            threshold_ai=cal["threshold_fpr5"],
+            threshold_inconclusive=cal["threshold_fpr20"],
+        )
+        fusion["variants"][vname] = entry
     (TRAINED / "ai_fusion.json").write_text(json.dumps(fusion, indent=1))
     print(f"wrote models to {TRAINED} in {time.time() - t0:.0f}s")
 

@@ -17,7 +17,11 @@ def test_config_has_both_variants_and_sane_thresholds() -> None:
     assert "art_only" in cfg
     for v in cfg.values():
         assert 0.0 < v["threshold_inconclusive"] <= v["threshold_ai"] < 1.0
-        assert len(v["stack_coef"]) == len(v["inputs"])
+        if v.get("combine", "linear") == "linear":
+            assert len(v["stack_coef"]) == len(v["inputs"])
+        else:
+            assert v["combine"] == "max_z" and len(v["center"]) == len(v["scale"]) == len(v["inputs"])
+            assert all(s > 0 for s in v["scale"])
 
 
 def test_no_evidence() -> None:

@@ -1,9 +1,13 @@
 """Calibrated AI-generation verdict: fuse learned detectors, generator watermarks and provenance metadata.
 
-* Learned detectors (``ai_artifact``, ``ai_clip_probe``) report raw logits in ``Evidence.extra["logit"]``. They
-  are stacked with weights fitted on held-apart (leave-one-generator-out, out-of-fold) data and Platt-calibrated
-  (class-balanced, i.e. equal priors) by benchmarks/ai_train.py; the result is stored in
-  ``models/trained/ai_fusion.json``, one variant per set of detectors that ran (with or without the CLIP probe).
+* Learned detectors (``ai_artifact``, ``ai_cnn``, ``ai_clip_probe``) report raw logits in
+  ``Evidence.extra["logit"]``. They are combined and Platt-calibrated (class-balanced, i.e. equal priors) on
+  held-apart (leave-one-generator-out, out-of-fold) data by benchmarks/ai_train.py; the result is stored in
+  ``models/trained/ai_fusion.json``, one variant per set of detectors (with or without the CLIP probe). A variant
+  either stacks the logits linearly (``combine: linear``, weights fitted) or takes the larger of the logits after
+  standardising each by its mean and sd on real training photos (``combine: max_z``, a fixed OR-style rule: either
+  cue alone can raise the score). Among the variants whose inputs all ran, the one with the highest
+  ``priority`` (then the most inputs) decides.
 * A decoded generator watermark (``sd_watermark``) or a provenance claim (``Evidence.extra["ai_generated"]``, set
   by the metadata/C2PA detectors) is combined by noisy-OR and is decisive on its own.
 * Other AI-family detectors (unknown to this calibration) add their excess over 0.5 by noisy-OR at half weight.
@@ -24,7 +28,7 @@ from typing import Any
 from pixelsleuth.detectors.base import Evidence, Family, Severity, Supports
 
 BANDS = ("ai_generated", "inconclusive", "no_evidence")
-LEARNED = {"ai_artifact": "art", "ai_clip_probe": "clip"}
+LEARNED = {"ai_artifact": "art", "ai_cnn": "cnn", "ai_clip_probe": "clip"}
 WATERMARK_DETECTORS = {"sd_watermark"}
 METADATA_CLAIM_P = 0.95  # strength of an explicit provenance claim (generator tag, C2PA/IPTC source type)
 UNKNOWN_WEIGHT = 0.5
@@ -74,17 +78,28 @@ def learned_probability(logits: dict[str, float]) -> tuple[float, dict[str, Any]
     cfg = fusion_config()["variants"]
     have = set(logits)
     best = None
+
+    def rank(name: str) -> tuple[float, int]:
+        return float(cfg[name].get("priority", 0)), len(cfg[name]["inputs"])
+
     for name, v in cfg.items():
-        if set(v["inputs"]) <= have and (best is None or len(v["inputs"]) > len(cfg[best]["inputs"])):
+        if set(v["inputs"]) <= have and (best is None or rank(name) > rank(best)):
             best = name
     if best is None:
         return None
     v = cfg[best]
-    z = float(v["stack_intercept"]) + sum(
-        c * logits[k] for c, k in zip(v["stack_coef"], v["inputs"], strict=True)
-    )
+    z = combined_logit(v, [logits[k] for k in v["inputs"]])
     a, b = v["platt"]
     return _sigmoid(a * z + b), {"variant": best, **v}
+
+
+def combined_logit(variant: dict[str, Any], values: list[float]) -> float:
+    """The variant's combined logit of its inputs' raw logits (in ``variant["inputs"]`` order)."""
+    if variant.get("combine", "linear") == "max_z":
+        return max((x - c) / s for x, c, s in zip(values, variant["center"], variant["scale"], strict=True))
+    return float(variant["stack_intercept"]) + sum(
+        c * x for c, x in zip(variant["stack_coef"], values, strict=True)
+    )
 
 
 def combine_ai(evidences: list[Evidence]) -> tuple[float, str]:

@@ -17,10 +17,12 @@ Design (all written for this project):
 
 The zero-bit p-value: for a fixed image the pilot signs are independent fair coins (they come from the key), so
 the normalised pilot correlation z is a Rademacher sum with unit-norm weights, so P(z >= t) <= exp(-t^2 / 2)
-(Hoeffding) and, tighter for t > 1.7, P(z >= t) <= (2 e^3 / 9) * P(N(0, 1) >= t) (Pinelis 1994, "Extremal
+(Hoeffding) and, tighter for t above about 1.3, P(z >= t) <= (2 e^3 / 9) * P(N(0, 1) >= t) (Pinelis 1994, "Extremal
 probabilistic problems and Hotelling's T^2 test under a symmetry condition", Ann. Statist. 22; about 4x tighter
 than Hoeffding at t = 7.5). The smaller of the two bounds, times the number of candidate geometries,
-orientations and shifts the search may try (union bound), is the reported p-value.
+orientations and shifts the search may try (union bound), is each test group's p-value; the two prior lattices
+and the search (autocorrelation candidates, keyed rescale/rotation sweep, refinement) share the false-positive
+budget half and half (weighted Bonferroni), so the reported p-value is min(2 p_prior, 2 p_search).
 """
 
 from __future__ import annotations
