@@ -186,7 +186,7 @@ def extract(with_clip: bool, limit: int | None = None) -> Path:
                 for k in EVAL_CONDITIONS
                 if k == "clean" or (degraded and not (k == "swap" and r["label"] == 0))
             ]
-            emb = dict(zip(ck, clip_embed([views[k] for k in ck], batch=len(ck)), strict=True))
+            emb = dict(zip(ck, clip_embed([views[k] for k in ck]), strict=True))
             if degraded:
                 emb.setdefault("swap", emb["clean"])  # real 'swap' == 'clean' (PNG is lossless)
             nan = np.full(512, np.nan, np.float32)

@@ -5,6 +5,15 @@ space separates real and generated images well even for generators never seen in
 head is learned. The encoder comes from the model registry (``clip_vit_b16_int8``; fetch it with
 ``pixelsleuth models fetch clip_vit_b16_int8``); the head is ours (``models/trained/ai_clip_head.json``, trained
 by benchmarks/ai_train.py on native-resolution 224x224 crops, calibrated so 0.5 is the threshold at equal priors).
+
+The encoder is INT8 (dynamically quantized). Two run-time details matter for its accuracy:
+
+* On x86 CPUs without VNNI (AVX2 only, e.g. many AMD and older Intel machines) onnxruntime's u8 x s8 kernels
+  saturate 16-bit intermediate sums, which corrupts the embeddings (on such a machine the probe's AUC fell from
+  1.0 to 0.68 on a 26-image check). ``session.x64quantprecision`` makes onnxruntime widen to 16 bit first: about
+  20% slower, correct on every CPU.
+* Dynamic quantization picks one activation scale per tensor, i.e. per batch, so a crop's embedding would depend
+  on the other crops batched with it. Each crop is therefore run on its own.
 """
 
 from __future__ import annotations
@@ -47,14 +56,18 @@ def clip_session(threads: int = 2):  # noqa: ANN201 - onnxruntime.InferenceSessi
             so = ort.SessionOptions()
             so.intra_op_num_threads = threads
             so.inter_op_num_threads = 1
+            so.add_session_config_entry("session.x64quantprecision", "1")  # no int16 saturation without VNNI
             _SESSION = ort.InferenceSession(
                 str(model_path(MODEL_NAME)), so, providers=["CPUExecutionProvider"]
             )
         return _SESSION
 
 
-def clip_embed(tiles: list[np.ndarray], batch: int = 8) -> np.ndarray:
-    """L2-normalised 512-d embeddings of uint8 RGB TILE x TILE tiles."""
+def clip_embed(tiles: list[np.ndarray], batch: int = 1) -> np.ndarray:
+    """L2-normalised 512-d embeddings of uint8 RGB TILE x TILE tiles.
+
+    ``batch`` > 1 is faster but makes each embedding depend on its batch mates (one quantization scale per batch);
+    the shipped head was trained with ``batch=1``."""
     sess = clip_session()
     name = sess.get_inputs()[0].name
     out = []
