@@ -189,3 +189,38 @@ def test_weak_mark_after_rescale_found_by_sweep() -> None:
     r = ours.detect(x, KEY, want_map=False)
     assert r.p_value <= 1e-6 and r.payload == PAYLOAD
     assert r.geometry["source"] == "sweep" and abs(r.geometry["scale"] - 1.5) < 0.01
+
+
+def _ssim_rgb(a: np.ndarray, b: np.ndarray) -> float:
+    c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
+    vals = []
+    for c in range(3):
+        x, y = a[..., c].astype(np.float64), b[..., c].astype(np.float64)
+        mx, my = (cv2.GaussianBlur(v, (11, 11), 1.5) for v in (x, y))
+        sx = cv2.GaussianBlur(x * x, (11, 11), 1.5) - mx * mx
+        sy = cv2.GaussianBlur(y * y, (11, 11), 1.5) - my * my
+        sxy = cv2.GaussianBlur(x * y, (11, 11), 1.5) - mx * my
+        vals.append(
+            np.mean(((2 * mx * my + c1) * (2 * sxy + c2)) / ((mx * mx + my * my + c1) * (sx + sy + c2)))
+        )
+    return float(np.mean(vals))
+
+
+def test_ssim_floor_on_smooth_images() -> None:
+    yy, xx = np.mgrid[0:320, 0:448].astype(np.float32)
+    smooth = np.clip(np.stack([90 + 0.1 * xx, 110 + 0.05 * yy, 130 + 0.02 * (xx + yy)], -1), 0, 255).astype(
+        np.uint8
+    )
+    free = ours.embed(smooth, KEY, PAYLOAD, ssim_floor=None)
+    capped = ours.embed(smooth, KEY, PAYLOAD)
+    assert _ssim_rgb(smooth, free) < 0.95  # a mark of the default RMS is visible on a smooth gradient
+    assert _ssim_rgb(smooth, capped) >= 0.975
+    r = ours.detect(capped, KEY, want_map=False)
+    assert r.p_value <= 1e-6 and r.payload == PAYLOAD  # smooth images need little mark to be found
+    # busy textures are untouched by the floor
+    rng = np.random.default_rng(4)
+    im = cv2.GaussianBlur(rng.integers(0, 256, (320, 448, 3), dtype=np.uint8), (0, 0), 0.8)
+    assert _ssim_rgb(im, ours.embed(im, KEY, PAYLOAD, ssim_floor=None)) > 0.99
+    assert np.array_equal(ours.embed(im, KEY, PAYLOAD), ours.embed(im, KEY, PAYLOAD, ssim_floor=None))
+    with pytest.raises(WatermarkError):
+        ours.embed(im, KEY, PAYLOAD, ssim_floor=1.5)

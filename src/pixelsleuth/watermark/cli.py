@@ -102,6 +102,9 @@ def embed_cmd(
     key: str | None = typer.Option(None, "--key", "-k", help="secret key text"),
     key_file: Path | None = typer.Option(None, "--key-file", help="file holding the secret key"),
     strength: float = typer.Option(1.0, help="mark strength (1.0 ~ 40.8 dB PSNR, 0.5 ~ 47 dB)"),
+    ssim_floor: float = typer.Option(
+        0.98, help="weaken the mark on very smooth images until SSIM reaches this (0 = never weaken)"
+    ),
     quality: int = typer.Option(95, help="JPEG/WebP quality of the output"),
 ) -> None:
     """Embed our keyed watermark carrying a 32-bit payload."""
@@ -111,7 +114,7 @@ def embed_cmd(
     p = _payload(payload)
     img = _load(src)
     try:
-        marked = ours.embed(img.rgb, k, p, strength=strength)
+        marked = ours.embed(img.rgb, k, p, strength=strength, ssim_floor=ssim_floor or None)
     except PixelsleuthError as e:
         _fail(str(e))
     _save_rgb(marked, dst, quality)

@@ -52,6 +52,7 @@ N_CODED = (_INFO_BITS + _CONV_K - 1) * len(_CONV_POLYS)  # 162
 EMBED_SHORT = 512  # working resolution (short side) for embedding
 DETECT_SHORT = 512  # working resolution cap for detection (same as embedding: tiles stay ~128 px)
 DEFAULT_RMS = 2.35  # luma RMS of the mark at strength 1.0 (about 40.8 dB PSNR)
+SSIM_FLOOR = 0.98  # default: weaken the mark on very smooth images until SSIM reaches this
 P_THRESHOLD = 1e-6  # default decision threshold on the zero-bit p-value
 UPSAMPLE_BELOW = 320  # detection upsamples images whose short side is below this by 2
 VERSION = "1"
@@ -246,13 +247,38 @@ def _check_rgb(rgb: np.ndarray) -> np.ndarray:
 # --------------------------------------------------------------------------------------------- embedding
 
 
-def embed(rgb: np.ndarray, key: str | bytes, payload: int, strength: float = 1.0) -> np.ndarray:
+def _ssim_luma(y: np.ndarray, d: np.ndarray) -> float:
+    """Mean SSIM between luma ``y`` and ``y + rint(d)`` (clipped; Gaussian window sigma 1.5, K1 0.01, K2 0.03)."""
+    c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
+
+    def g(z: np.ndarray) -> np.ndarray:
+        return cv2.GaussianBlur(z, (11, 11), 1.5)
+
+    x = y.astype(np.float32)
+    z = np.clip(x + np.rint(d), 0, 255)
+    mx, mz = g(x), g(z)
+    sx, sz, sxz = g(x * x) - mx * mx, g(z * z) - mz * mz, g(x * z) - mx * mz
+    return float(np.mean(((2 * mx * mz + c1) * (2 * sxz + c2)) / ((mx * mx + mz * mz + c1) * (sx + sz + c2))))
+
+
+def embed(
+    rgb: np.ndarray,
+    key: str | bytes,
+    payload: int,
+    strength: float = 1.0,
+    ssim_floor: float | None = SSIM_FLOOR,
+) -> np.ndarray:
     """Return a copy of ``rgb`` (uint8 H x W x 3) carrying ``payload`` (a 32-bit integer) under ``key``.
 
-    ``strength`` scales the mark's luma RMS (1.0 is about 40.8 dB PSNR; 2.0 about 34.8 dB).
+    ``strength`` scales the mark's luma RMS (1.0 is about 40.8 dB PSNR; 2.0 about 34.8 dB). ``ssim_floor``: on very
+    smooth images, where a mark of that RMS would be visible, the mark is weakened until the SSIM (at the
+    working resolution) reaches this floor; such images are also the easiest to detect the mark in, having
+    little texture to hide it. ``None`` keeps the RMS whatever the SSIM.
     """
     if not (0 < strength <= 10):
         raise WatermarkError(f"strength must be in (0, 10], got {strength}")
+    if ssim_floor is not None and not (0 < ssim_floor < 1):
+        raise WatermarkError(f"ssim_floor must be in (0, 1) or None, got {ssim_floor}")
     rgb = _check_rgb(rgb)
     h, w = rgb.shape[:2]
     tile = mark_tile(key, payload)
@@ -271,6 +297,13 @@ def embed(rgb: np.ndarray, key: str | bytes, payload: int, strength: float = 1.0
     # scale at the working resolution (upsampling only smooths, so the full-size RMS is at most this)
     rms = float(np.sqrt(np.mean(d * d)))
     d *= DEFAULT_RMS * strength / max(rms, 1e-9)
+    if ssim_floor is not None:
+        # SSIM loss grows about with the square of the mark's amplitude: rescale and re-check (at most 4 times)
+        for _ in range(4):
+            s = _ssim_luma(yw, d)
+            if s >= ssim_floor:
+                break
+            d *= max(0.1, 0.97 * math.sqrt((1.0 - ssim_floor) / max(1.0 - s, 1e-9)))
     if f < 1:
         d = cv2.resize(d, (w, h), interpolation=cv2.INTER_LINEAR)
     # rint(rgb + d) == rgb + rint(d) for integer rgb: add in int16, saturate to uint8
