@@ -1,7 +1,7 @@
 """Speed of the AI-generation detectors on this machine (seeded synthetic inputs, median of repeats).
 
 Usage: python benchmarks/ai_speed.py [--repeats 5]
-Reports ai_artifact seconds per megapixel at several sizes (default profile), ai_clip_probe seconds per image
+Reports ai_artifact and ai_cnn seconds per megapixel at several sizes (default profile), ai_clip_probe seconds per image
 for the fast/default/thorough profiles (1/3/5 crops), sd_watermark seconds per image (thorough profile, which
 also decodes images above 8 MP). Wall and CPU seconds (all threads) are both given: on a shared machine the
 wall time mostly measures the other jobs. Model loading excluded (one warm-up call first).
@@ -47,19 +47,21 @@ def main() -> None:
     a = ap.parse_args()
     from pixelsleuth.detectors.ai_artifact import AIArtifact
     from pixelsleuth.detectors.ai_clip_probe import AIClipProbe
+    from pixelsleuth.detectors.ai_cnn import AICnn
     from pixelsleuth.detectors.sd_watermark import SDWatermark
     from pixelsleuth.models.registry import model_available
 
     out: dict = {"cpu_count": os.cpu_count(), "load_avg": os.getloadavg()}
     for h, w in ((512, 512), (1024, 1024), (3000, 4000)):
         img = _img(h, w)
-        s, c = bench(AIArtifact(), img, a.repeats)
-        out[f"ai_artifact_{h}x{w}"] = {
-            "wall_s": round(s, 4),
-            "cpu_s": round(c, 4),
-            "wall_s_per_mp": round(s / img.megapixels, 4),
-            "cpu_s_per_mp": round(c / img.megapixels, 4),
-        }
+        for name, det in (("ai_artifact", AIArtifact()), ("ai_cnn", AICnn())):
+            s, c = bench(det, img, a.repeats)
+            out[f"{name}_{h}x{w}"] = {
+                "wall_s": round(s, 4),
+                "cpu_s": round(c, 4),
+                "wall_s_per_mp": round(s / img.megapixels, 4),
+                "cpu_s_per_mp": round(c / img.megapixels, 4),
+            }
         s, c = bench(SDWatermark(), img, a.repeats, "thorough")
         out[f"sd_watermark_{h}x{w}"] = {"wall_s": round(s, 4), "cpu_s": round(c, 4)}
         if model_available("clip_vit_b16_int8"):

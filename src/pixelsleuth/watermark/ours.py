@@ -247,18 +247,28 @@ def _check_rgb(rgb: np.ndarray) -> np.ndarray:
 # --------------------------------------------------------------------------------------------- embedding
 
 
-def _ssim_luma(y: np.ndarray, d: np.ndarray) -> float:
-    """Mean SSIM between luma ``y`` and ``y + rint(d)`` (clipped; Gaussian window sigma 1.5, K1 0.01, K2 0.03)."""
+def _ssim_rgb(rgb: np.ndarray, d: np.ndarray) -> float:
+    """Mean over the RGB channels of the SSIM between ``rgb`` and ``rgb + rint(d)`` (d is added to every channel,
+    clipped; Gaussian window sigma 1.5, K1 0.01, K2 0.03). A colourful image can have one smooth channel whose
+    SSIM is far lower than that of luma, so every channel is measured."""
     c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
 
     def g(z: np.ndarray) -> np.ndarray:
         return cv2.GaussianBlur(z, (11, 11), 1.5)
 
-    x = y.astype(np.float32)
-    z = np.clip(x + np.rint(d), 0, 255)
-    mx, mz = g(x), g(z)
-    sx, sz, sxz = g(x * x) - mx * mx, g(z * z) - mz * mz, g(x * z) - mx * mz
-    return float(np.mean(((2 * mx * mz + c1) * (2 * sxz + c2)) / ((mx * mx + mz * mz + c1) * (sx + sz + c2))))
+    di = np.rint(d).astype(np.float32)
+    vals = []
+    for c in range(3):
+        x = rgb[..., c].astype(np.float32)
+        z = np.clip(x + di, 0, 255)
+        mx, mz = g(x), g(z)
+        sx, sz, sxz = g(x * x) - mx * mx, g(z * z) - mz * mz, g(x * z) - mx * mz
+        vals.append(
+            float(
+                np.mean(((2 * mx * mz + c1) * (2 * sxz + c2)) / ((mx * mx + mz * mz + c1) * (sx + sz + c2)))
+            )
+        )
+    return float(np.mean(vals))
 
 
 def embed(
@@ -284,7 +294,8 @@ def embed(
     tile = mark_tile(key, payload)
     f = min(1.0, EMBED_SHORT / min(h, w))
     hw, ww = max(1, round(h * f)), max(1, round(w * f))
-    yw = _luma(cv2.resize(rgb, (ww, hw), interpolation=cv2.INTER_AREA)) if f < 1 else _luma(rgb)
+    small = cv2.resize(rgb, (ww, hw), interpolation=cv2.INTER_AREA) if f < 1 else rgb
+    yw = _luma(small)
     reps = (math.ceil(hw / TILE), math.ceil(ww / TILE))
     pat = np.tile(tile, reps)[:hw, :ww]
     mu = cv2.boxFilter(yw, -1, (7, 7))
@@ -300,7 +311,7 @@ def embed(
     if ssim_floor is not None:
         # SSIM loss grows about with the square of the mark's amplitude: rescale and re-check (at most 4 times)
         for _ in range(4):
-            s = _ssim_luma(yw, d)
+            s = _ssim_rgb(small, d)
             if s >= ssim_floor:
                 break
             d *= max(0.1, 0.97 * math.sqrt((1.0 - ssim_floor) / max(1.0 - s, 1e-9)))
