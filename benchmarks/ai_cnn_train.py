@@ -1,0 +1,176 @@
+"""Train the shipped low-level CNN of the ``ai_cnn`` detector, and its leave-one-generator-out out-of-fold logits.
+
+    pip install '.[train]'                                   # torch (CPU) and onnx
+    python benchmarks/ai_data.py                             # feature cache + split list (if not there yet)
+    python benchmarks/ai_cnn_train.py --steps 600            # about 25 min on 2 cores; seeded
+    python benchmarks/ai_train.py                            # refits the fusion, incl. the art+cnn variant
+
+The network is ``TinyResidualNet`` of benchmarks/ai_cnn_logo.py (about 85k parameters, trained from scratch: no
+third-party weights): RGB plus a fixed Laplacian residual, five 3x3 conv/BN/ReLU blocks, global mean+max pooling,
+one logit. It is fully convolutional, so it scores the same 224x224 tiles as ``ai_artifact`` at run time.
+
+1. Views: exactly the seeded views of benchmarks/ai_data.py for every item of benchmarks/ai_splits.json
+   (``train0``, ``train1``, ``clean`` for training; ``clean``, ``jpeg75``, ``social``, ``swap`` for evaluation).
+2. LOGO, the folds of benchmarks/ai_train.py: for each held-out generator G and half h, train on the training
+   part's ``train0`` / ``train1`` / ``clean`` views (random 96x96 sub-crops, class-balanced batches, flips), score
+   the test part under every condition, and record the fold model's logit mean / sd on its real training views.
+   Written to ``$AI_CACHE/cnn_oof.npz`` (read by ai_train.py).
+3. Final model on every item: ``src/pixelsleuth/models/trained/ai_cnn.onnx`` and ``ai_cnn.json`` (its training
+   record and the logit mean / sd on the real training views, which the fusion uses to standardise it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).parent))
+import ai_data as A  # noqa: E402
+from ai_cnn_logo import TinyResidualNet, score  # noqa: E402
+
+from pixelsleuth.models.ai_common import normalise_size  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+TRAINED = ROOT / "src/pixelsleuth/models/trained"
+TRAIN_KEYS = ("train0", "train1", "clean")
+SEED = 20261201
+
+
+def build_views(items: list[dict]) -> dict[str, np.ndarray]:
+    """The exact views of ai_data.extract (same per-item seed and call order)."""
+    keys = [f"train{j}" for j in range(A.TRAIN_VIEWS)] + list(A.EVAL_CONDITIONS)
+    out = {k: np.zeros((len(items), 224, 224, 3), np.uint8) for k in keys}
+    t0 = time.time()
+    for i, r in enumerate(items):
+        rng = np.random.default_rng([A.SEED, A._h(r["path"])])
+        rgb, _ = normalise_size(A.load_rgb(r["path"]))
+        for j in range(A.TRAIN_VIEWS):
+            out[f"train{j}"][i] = A.train_view(rgb, r["label"], rng)
+        for k, v in A.eval_views(rgb, r["label"], rng).items():
+            out[k][i] = v
+        if (i + 1) % 250 == 0:
+            print(f"  views {i + 1}/{len(items)} ({time.time() - t0:.0f} s)", flush=True)
+    return out
+
+
+def train(
+    views: dict[str, np.ndarray], idx: np.ndarray, y: np.ndarray, steps: int, seed: int
+) -> TinyResidualNet:
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    x = np.stack([views[k][idx] for k in TRAIN_KEYS], axis=1)  # n x V x 224 x 224 x 3
+    yy = y[idx]
+    net = TinyResidualNet()
+    opt = torch.optim.AdamW(net.parameters(), lr=2e-3, weight_decay=1e-4)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=2e-3, total_steps=steps)
+    pos, neg = np.nonzero(yy == 1)[0], np.nonzero(yy == 0)[0]
+    net.train()
+    for _ in range(steps):
+        b_idx = np.concatenate([rng.choice(pos, 32), rng.choice(neg, 32)])
+        v = rng.integers(0, x.shape[1], b_idx.size)
+        oy, ox = rng.integers(0, 224 - 96 + 1, 2)
+        b = torch.from_numpy(x[b_idx, v, oy : oy + 96, ox : ox + 96].transpose(0, 3, 1, 2).astype(np.float32))
+        flip = torch.from_numpy(rng.random(b_idx.size) < 0.5)
+        b[flip] = b[flip].flip(3)
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(
+            net(b), torch.from_numpy(yy[b_idx]).float()
+        )
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        sched.step()
+    net.eval()
+    return net
+
+
+def real_stats(
+    net: TinyResidualNet, views: dict[str, np.ndarray], idx: np.ndarray, y: np.ndarray
+) -> list[float]:
+    real = idx[y[idx] == 0]
+    s = np.concatenate([score(net, views[k][real]) for k in TRAIN_KEYS])
+    return [float(s.mean()), float(s.std() + 1e-6)]
+
+
+def export(net: TinyResidualNet, path: Path) -> None:
+    tmp = path.with_suffix(".onnx.tmp")
+    torch.onnx.export(
+        net,
+        (torch.zeros(1, 3, 224, 224),),
+        str(tmp),
+        input_names=["image"],
+        output_names=["logit"],
+        dynamic_axes={"image": {0: "batch", 2: "height", 3: "width"}, "logit": {0: "batch"}},
+        opset_version=17,
+        dynamo=False,
+    )
+    tmp.replace(path)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--steps", type=int, default=600)
+    ap.add_argument("--no-final", action="store_true", help="only the LOGO out-of-fold logits")
+    ap.add_argument("--no-logo", action="store_true", help="only the final model")
+    a = ap.parse_args()
+    torch.set_num_threads(2)
+    t_all = time.time()
+    items = json.loads(A.SPLITS.read_text())["items"]
+    views = build_views(items)
+    y = np.array([it["label"] for it in items])
+    group = np.array([it["group"] for it in items])
+    half = np.array([it["half"] for it in items])
+    paths = np.array([it["path"] for it in items])
+    if not a.no_logo:
+        arrays: dict[str, np.ndarray] = {}
+        for gi, g in enumerate(A.GENERATORS):
+            for h in (0, 1):
+                t0 = time.time()
+                tr = np.where(((y == 1) & (group != g) & (half == h)) | ((y == 0) & (half == h)))[0]
+                te = np.where(((y == 1) & (group == g) & (half != h)) | ((y == 0) & (half != h)))[0]
+                net = train(views, tr, y, a.steps, SEED + 10 * gi + h)
+                arrays[f"stats_{g}_{h}"] = np.array(real_stats(net, views, tr, y))
+                arrays[f"test_{g}_{h}"] = te
+                for c in A.EVAL_CONDITIONS:
+                    arrays[f"oof_{g}_{h}_{c}"] = score(net, views[c][te])
+                from pixelsleuth.bench.metrics import roc_auc
+
+                auc = roc_auc(arrays[f"oof_{g}_{h}_clean"], y[te])
+                print(f"  {g} half {h}: trained in {time.time() - t0:.0f} s, clean AUC {auc:.3f}", flush=True)
+        A.CACHE.mkdir(parents=True, exist_ok=True)
+        out = A.CACHE / "cnn_oof.npz"
+        np.savez_compressed(out.with_suffix(".tmp.npz"), paths=paths, steps=a.steps, seed=SEED, **arrays)
+        out.with_suffix(".tmp.npz").replace(out)
+        print(f"wrote {out}")
+    if not a.no_final:
+        t0 = time.time()
+        allidx = np.arange(len(items))
+        net = train(views, allidx, y, a.steps, SEED)
+        stats = real_stats(net, views, allidx, y)
+        onnx_path = TRAINED / "ai_cnn.onnx"
+        export(net, onnx_path)
+        sha = hashlib.sha256(onnx_path.read_bytes()).hexdigest()
+        meta = {
+            "about": "Tiny residual CNN (benchmarks/ai_cnn_logo.py TinyResidualNet), trained from scratch by "
+            "benchmarks/ai_cnn_train.py on every item of benchmarks/ai_splits.json; input RGB 0-255 NCHW float32, "
+            "any size (224x224 tiles at run time), output one logit (generated > 0).",
+            "steps": a.steps,
+            "seed": SEED,
+            "train_views": list(TRAIN_KEYS),
+            "real_logit_mean_sd": stats,
+            "sha256": sha,
+            "n_params": int(sum(p.numel() for p in net.parameters())),
+        }
+        (TRAINED / "ai_cnn.json").write_text(json.dumps(meta, indent=1) + "\n")
+        print(f"wrote {onnx_path} ({onnx_path.stat().st_size / 1e3:.0f} kB) in {time.time() - t0:.0f} s")
+    print(f"total {time.time() - t_all:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
