@@ -127,3 +127,12 @@ def test_format_swap_on_shared_data() -> None:
         flips += a != b
         total += 1
     assert flips / total <= 0.15, flips / total
+
+
+def test_fast_profile_reads_the_central_tile() -> None:
+    rgb = cv2.resize(_scene(5), (700, 512))
+    fast = AICnn().run(_img(rgb), Context(profile="fast"))
+    assert len(fast.extra["tile_scores"]) == 1
+    assert len(AICnn().run(_img(rgb), Context()).extra["tile_scores"]) == 9
+    centre = rgb[(512 - 224) // 2 : (512 + 224) // 2, (700 - 224) // 2 : (700 + 224) // 2]
+    assert fast.extra["logit"] == pytest.approx(float(cnn_logits([np.ascontiguousarray(centre)])[0]), abs=1e-6)
