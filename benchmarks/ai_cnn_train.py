@@ -34,6 +34,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).parent))
 import ai_data as A  # noqa: E402
 from ai_cnn_logo import TinyResidualNet, score  # noqa: E402
+from ai_cnn_logo import train as train_logo  # noqa: E402
 
 from pixelsleuth.models.ai_common import normalise_size  # noqa: E402
 
@@ -63,31 +64,10 @@ def build_views(items: list[dict]) -> dict[str, np.ndarray]:
 def train(
     views: dict[str, np.ndarray], idx: np.ndarray, y: np.ndarray, steps: int, seed: int
 ) -> TinyResidualNet:
+    """ai_cnn_logo's training loop on the TRAIN_KEYS views of ``idx``, seeded by ``seed``."""
     torch.manual_seed(seed)
-    rng = np.random.default_rng(seed)
     x = np.stack([views[k][idx] for k in TRAIN_KEYS], axis=1)  # n x V x 224 x 224 x 3
-    yy = y[idx]
-    net = TinyResidualNet()
-    opt = torch.optim.AdamW(net.parameters(), lr=2e-3, weight_decay=1e-4)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=2e-3, total_steps=steps)
-    pos, neg = np.nonzero(yy == 1)[0], np.nonzero(yy == 0)[0]
-    net.train()
-    for _ in range(steps):
-        b_idx = np.concatenate([rng.choice(pos, 32), rng.choice(neg, 32)])
-        v = rng.integers(0, x.shape[1], b_idx.size)
-        oy, ox = rng.integers(0, 224 - 96 + 1, 2)
-        b = torch.from_numpy(x[b_idx, v, oy : oy + 96, ox : ox + 96].transpose(0, 3, 1, 2).astype(np.float32))
-        flip = torch.from_numpy(rng.random(b_idx.size) < 0.5)
-        b[flip] = b[flip].flip(3)
-        loss = torch.nn.functional.binary_cross_entropy_with_logits(
-            net(b), torch.from_numpy(yy[b_idx]).float()
-        )
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        sched.step()
-    net.eval()
-    return net
+    return train_logo(x, y[idx], steps, np.random.default_rng(seed))
 
 
 def real_stats(
