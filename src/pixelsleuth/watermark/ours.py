@@ -660,7 +660,6 @@ def detect(
     p0 = TILE / fe * fd
     identity = ((p0, 0.0), (0.0, p0))
     half = ((p0 / 2, 0.0), (0.0, p0 / 2))
-    sweep = _sweep_lattices(p0, min(y.shape))
     # The p-value is corrected for every test the whole procedure may run, fixed in advance (weighted Bonferroni):
     # the two prior lattices (x 8 orientations x all shifts) get PRIOR_WEIGHT of the false-positive budget; the
     # search (autocorrelation candidates x 8 orientations, the sweeps with one orientation each, the local
@@ -702,7 +701,8 @@ def detect(
     if not fast_ok and not (evals and min(_p_e(e) for e in evals) <= p_threshold):
         # autocorrelation peaks are too weak when only a few tiles are left (small images): sweep the two most
         # common geometric edits directly with the key, pure rescaling and pure rotation of the prior lattice
-        for v1, v2 in sweep:  # nearest to the prior first; stop at the first lattice that passes and decodes
+        # nearest to the prior first; stop at the first lattice that passes and decodes
+        for v1, v2 in _sweep_lattices(p0, min(y.shape)):
             _eval(v1, v2, "sweep", only=0)
             if _good(evals[-1]):
                 break
