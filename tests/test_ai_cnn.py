@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import io
 from pathlib import Path
 
 import cv2
@@ -14,28 +13,12 @@ from PIL import Image
 from pixelsleuth.detectors.ai_cnn import AICnn, cnn_logits, meta
 from pixelsleuth.detectors.base import Context, Evidence, Family
 from pixelsleuth.fusion.ai_calibration import combined_logit, explain_ai, fusion_config
-from pixelsleuth.io.image import ImageData
 from pixelsleuth.models.registry import trained_path
+from test_ai_artifact import _img, _jpeg, _png  # tests/ is on sys.path (conftest.py)
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 if not DATA.exists():
     DATA = Path("/work/shared/data")
-
-
-def _img(rgb: np.ndarray, fmt: str = "PNG") -> ImageData:
-    return ImageData(rgb=rgb, format=fmt, mode="RGB", bit_depth=8, sha256="", source="<bytes>", file_size=0)
-
-
-def _jpeg(rgb: np.ndarray, q: int) -> np.ndarray:
-    buf = io.BytesIO()
-    Image.fromarray(rgb).save(buf, "JPEG", quality=q)
-    return np.asarray(Image.open(io.BytesIO(buf.getvalue())).convert("RGB"))
-
-
-def _png(rgb: np.ndarray) -> np.ndarray:
-    buf = io.BytesIO()
-    Image.fromarray(rgb).save(buf, "PNG")
-    return np.asarray(Image.open(io.BytesIO(buf.getvalue())).convert("RGB"))
 
 
 def _scene(seed: int, h: int = 256, w: int = 256) -> np.ndarray:
