@@ -22,7 +22,7 @@ from pixelsleuth.detectors.ai_artifact import image_tiles
 from pixelsleuth.detectors.base import Context, Detector, Evidence, Family, Finding, Severity, Supports
 from pixelsleuth.detectors.registry import register
 from pixelsleuth.io.image import ImageData
-from pixelsleuth.models.ai_common import tiles_to_map
+from pixelsleuth.models.ai_common import calibrated, tiles_to_map
 
 MODEL_FILE = "ai_cnn.onnx"
 META_FILE = "ai_cnn.json"
@@ -72,10 +72,6 @@ def _platt() -> tuple[float, float]:
     return float(v["platt"][0]), float(v["platt"][1])
 
 
-def _sigmoid(z: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-np.clip(z, -60, 60)))
-
-
 @register
 class AICnn(Detector):
     name = "ai_cnn"
@@ -105,10 +101,10 @@ class AICnn(Detector):
         logits = cnn_logits(tiles)
         mean_logit = float(logits.mean())
         a, b = _platt()
-        score = float(_sigmoid(np.asarray(a * mean_logit + b)))
+        score = float(calibrated(np.asarray([mean_logit]), a, b)[0])
         if padded:
             score = 0.5 + (score - 0.5) * 0.5  # tiny inputs: halve the confidence
-        per_tile = _sigmoid(a * logits + b)
+        per_tile = calibrated(logits, a, b)
         m = tiles_to_map(image.shape, scale, corners, per_tile.tolist())
         data = {"tiles": len(tiles), "score": round(score, 4)}
         if score >= 0.5:
