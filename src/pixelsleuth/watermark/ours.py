@@ -56,6 +56,9 @@ SSIM_FLOOR = 0.98  # default: weaken the mark on very smooth images until SSIM r
 P_THRESHOLD = 1e-6  # default decision threshold on the zero-bit p-value
 UPSAMPLE_BELOW = 320  # detection upsamples images whose short side is below this by 2
 VERSION = "1"
+INFORMED = 0.5  # host-interference rejection of informed embedding (0 = plain spread spectrum); see embed
+PILOT_SHARE = 0.5  # share of the mark's energy in the pilot cells (the rest carries the payload)
+K_MAX = 3.0  # largest per-bit amplitude factor of informed embedding
 
 
 # --------------------------------------------------------------------------------------------- key material
@@ -200,21 +203,31 @@ def viterbi_decode(soft: np.ndarray, n_info: int) -> np.ndarray:
 
 
 def _cell_values(lay: _Layout, coded: np.ndarray | None) -> np.ndarray:
+    """Cell amplitudes: the pilot cells get PILOT_SHARE of the energy, the payload cells the rest."""
     v = np.zeros(N_CELLS, dtype=np.float64)
     v[lay.pilot_idx] = lay.pilot_sign
     if coded is not None:
         tx = 1.0 - 2.0 * (coded ^ lay.scramble).astype(np.float64)
-        v[lay.payload_idx] = lay.payload_sign * tx[lay.payload_bit]
+        v[lay.pilot_idx] *= math.sqrt(2.0 * PILOT_SHARE)
+        v[lay.payload_idx] = lay.payload_sign * tx[lay.payload_bit] * math.sqrt(2.0 * (1.0 - PILOT_SHARE))
     return v
 
 
-def _tile_from_cells(v: np.ndarray, smooth: float = 0.5) -> np.ndarray:
-    t = np.kron(v.reshape(GRID, GRID), np.ones((CELL, CELL))).astype(np.float32)
-    if smooth > 0:
-        big = np.tile(t, (3, 3))
-        big = cv2.GaussianBlur(big, (0, 0), smooth)
-        t = big[TILE : 2 * TILE, TILE : 2 * TILE]
-    rms = float(np.sqrt(np.mean(t**2)))
+def _tile_from_cells(v: np.ndarray, smooth: float = 0.5, norm: np.ndarray | None = None) -> np.ndarray:
+    """Tile pattern (unit RMS) from cell values; with ``norm``, normalised by the RMS of the tile built from
+    ``norm`` instead (so that per-cell amplitude changes keep their scale)."""
+
+    def build(c: np.ndarray) -> np.ndarray:
+        t = np.kron(c.reshape(GRID, GRID), np.ones((CELL, CELL))).astype(np.float32)
+        if smooth > 0:
+            big = np.tile(t, (3, 3))
+            big = cv2.GaussianBlur(big, (0, 0), smooth)
+            t = big[TILE : 2 * TILE, TILE : 2 * TILE]
+        return t
+
+    t = build(v)
+    ref = t if norm is None else build(norm)
+    rms = float(np.sqrt(np.mean(ref**2)))
     return (t / max(rms, 1e-9)).astype(np.float32)
 
 
@@ -271,27 +284,83 @@ def _ssim_rgb(rgb: np.ndarray, d: np.ndarray) -> float:
     return float(np.mean(vals))
 
 
+def _cell_response(y: np.ndarray) -> np.ndarray:
+    """The cell values the detector reads from a working-resolution luma at the embedding lattice (identity
+    lattice, orientation 0, shift 0): whitening, folding, 4 x 4 cell sums."""
+    r = _whiten(y).astype(np.float64)
+    sums, _, _ = _fold(r, (float(TILE), 0.0), (0.0, float(TILE)))
+    return _cells_at(_fft_xcorr(sums, _BOX_FC), (0, 0))
+
+
+def _informed_gains(
+    yw: np.ndarray, d: np.ndarray, v: np.ndarray, lay: _Layout, lam: float, k_max: float = K_MAX
+) -> np.ndarray:
+    """Per-cell amplitude factors for informed embedding (improved spread spectrum, Malvar & Florencio 2003).
+
+    The host image itself projects onto every coded bit's spreading pattern; that interference, not the attacks,
+    is the main noise on busy textures. For each coded bit j, ``H_j`` is the host's projection in the direction of
+    the bit being sent and ``M_j`` the mark's own projection (both as the detector computes them at the embedding
+    lattice). The bit's amplitude becomes ``k_j = a - lam * H_j / M_j`` (clipped to [0, k_max]): bits the host
+    already pushes the right way get less energy, bits it opposes get more; ``a`` keeps the payload's total energy
+    unchanged, so PSNR does not move. The pilot cells keep factor 1."""
+    x_h = _cell_response(yw)
+    x_m = _cell_response(yw + d) - x_h
+    grp = np.zeros(N_CELLS, dtype=np.int64)
+    grp[lay.payload_idx] = 1 + lay.payload_bit
+    hh = np.bincount(grp, weights=x_h * v, minlength=N_CODED + 1)[1:]
+    mm = np.bincount(grp, weights=x_m * v, minlength=N_CODED + 1)[1:]
+    hw, ww = d.shape
+    cy, cx = (np.arange(hw) % TILE) // CELL, (np.arange(ww) % TILE) // CELL
+    cell = (cy[:, None] * GRID + cx[None, :]).ravel()
+    e_cell = np.bincount(cell, weights=(d.astype(np.float64) ** 2).ravel(), minlength=N_CELLS)
+    nn = np.bincount(grp, weights=e_cell, minlength=N_CODED + 1)[1:]  # the mark's energy in each coded bit
+    ok = mm > 1e-9 * max(float(np.max(np.abs(mm))), 1e-12)
+    ratio = np.where(ok, hh / np.where(ok, mm, 1.0), 0.0)
+    budget = float(np.sum(nn))
+
+    def energy(a: float) -> float:
+        return float(np.sum(nn * np.clip(a - lam * ratio, 0.0, k_max) ** 2))
+
+    lo, hi = 0.0, k_max + lam * float(np.max(np.abs(ratio))) + 1.0
+    if energy(hi) < budget:  # every bit at k_max is still within the budget: cannot happen unless lam is huge
+        return np.ones(N_CELLS)
+    for _ in range(50):
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if energy(mid) < budget else (lo, mid)
+    k = np.clip(0.5 * (lo + hi) - lam * ratio, 0.0, k_max)
+    out = np.ones(N_CELLS)
+    out[lay.payload_idx] = k[lay.payload_bit]
+    return out
+
+
 def embed(
     rgb: np.ndarray,
     key: str | bytes,
     payload: int,
     strength: float = 1.0,
     ssim_floor: float | None = SSIM_FLOOR,
+    informed: float = INFORMED,
 ) -> np.ndarray:
     """Return a copy of ``rgb`` (uint8 H x W x 3) carrying ``payload`` (a 32-bit integer) under ``key``.
 
     ``strength`` scales the mark's luma RMS (1.0 is about 40.8 dB PSNR; 2.0 about 34.8 dB). ``ssim_floor``: on very
     smooth images, where a mark of that RMS would be visible, the mark is weakened until the SSIM (at the
     working resolution) reaches this floor; such images are also the easiest to detect the mark in, having
-    little texture to hide it. ``None`` keeps the RMS whatever the SSIM.
+    little texture to hide it. ``None`` keeps the RMS whatever the SSIM. ``informed``: host-interference
+    rejection of the payload (see ``_informed_gains``; 0 is plain spread spectrum), at the same mark energy.
     """
     if not (0 < strength <= 10):
         raise WatermarkError(f"strength must be in (0, 10], got {strength}")
     if ssim_floor is not None and not (0 < ssim_floor < 1):
         raise WatermarkError(f"ssim_floor must be in (0, 1) or None, got {ssim_floor}")
+    if not (0 <= informed <= 2):
+        raise WatermarkError(f"informed must be in [0, 2], got {informed}")
     rgb = _check_rgb(rgb)
     h, w = rgb.shape[:2]
-    tile = mark_tile(key, payload)
+    lay = _layout(key)
+    bits = payload_to_bits(payload)
+    v = _cell_values(lay, conv_encode(np.concatenate([bits, crc16(bits)])))
+    tile = _tile_from_cells(v)
     f = min(1.0, EMBED_SHORT / min(h, w))
     hw, ww = max(1, round(h * f)), max(1, round(w * f))
     small = cv2.resize(rgb, (ww, hw), interpolation=cv2.INTER_AREA) if f < 1 else rgb
@@ -308,13 +377,25 @@ def embed(
     # scale at the working resolution (upsampling only smooths, so the full-size RMS is at most this)
     rms = float(np.sqrt(np.mean(d * d)))
     d *= DEFAULT_RMS * strength / max(rms, 1e-9)
-    if ssim_floor is not None:
-        # SSIM loss grows about with the square of the mark's amplitude: rescale and re-check (at most 4 times)
-        for _ in range(4):
-            s = _ssim_rgb(small, d)
-            if s >= ssim_floor:
-                break
-            d *= max(0.1, 0.97 * math.sqrt((1.0 - ssim_floor) / max(1.0 - s, 1e-9)))
+
+    def floor(d: np.ndarray) -> np.ndarray:
+        if ssim_floor is not None:
+            # SSIM loss grows about with the square of the mark's amplitude: rescale and re-check (at most 4 times)
+            for _ in range(4):
+                s = _ssim_rgb(small, d)
+                if s >= ssim_floor:
+                    break
+                d = d * max(0.1, 0.97 * math.sqrt((1.0 - ssim_floor) / max(1.0 - s, 1e-9)))
+        return d
+
+    d = floor(d)
+    if informed > 0:
+        # informed embedding: redistribute the payload's energy across coded bits against the host's own
+        # projection (one linearised step at the final amplitude), then re-check the SSIM floor
+        scale = float(np.sqrt(np.mean(d * d))) / max(rms, 1e-9)  # d == scale * mask * pat
+        g = _informed_gains(yw, d, v, lay, informed)
+        pat = np.tile(_tile_from_cells(v * g, norm=v), reps)[:hw, :ww]
+        d = floor((scale * mask * pat).astype(np.float32))
     if f < 1:
         d = cv2.resize(d, (w, h), interpolation=cv2.INTER_LINEAR)
     # rint(rgb + d) == rgb + rint(d) for integer rgb: add in int16, saturate to uint8
@@ -376,9 +457,13 @@ class DetectResult:
         }
 
 
+WHITEN_HP = 1.25  # whitening: Gaussian high-pass sigma (px at the working resolution)
+WHITEN_NORM = 3.0  # whitening: sigma of the local-energy window used to normalise the residual
+
+
 def _whiten(y: np.ndarray) -> np.ndarray:
-    r = y - cv2.GaussianBlur(y, (0, 0), 2.0)
-    e = cv2.GaussianBlur(r * r, (0, 0), 4.0)
+    r = y - cv2.GaussianBlur(y, (0, 0), WHITEN_HP)
+    e = cv2.GaussianBlur(r * r, (0, 0), WHITEN_NORM)
     r = r / np.sqrt(e + 1.0)
     return np.clip(r, -3.0, 3.0).astype(np.float32)
 
@@ -618,6 +703,22 @@ def _p_value(z: float, n_tests: int) -> float:
     return float(min(1.0, n_tests * tail_bound(z)))
 
 
+CRC_WEIGHT = 0.25  # share of the false-positive budget spent on "pilot weak but the payload's CRC matches"
+
+
+def _combined_p(p_pilot: float, crc_ok: bool) -> float:
+    """Zero-bit p-value from the pilot's p-value and whether the decoded payload's CRC-16 matches.
+
+    The test rejects when ``p_pilot <= (1 - w) * a``, or when the CRC matches and ``p_pilot <= w * a * 2^16``
+    (w = CRC_WEIGHT). On an unmarked image the payload cells' key signs and scrambling are independent of the
+    pilot's, so the CRC matches with probability 2^-16 whatever the pilot says, and the false-positive rate is at
+    most ``(1 - w) * a + 2^-16 * w * a * 2^16 = a``. This function returns the smallest ``a`` that rejects."""
+    p = p_pilot / (1.0 - CRC_WEIGHT)
+    if crc_ok:
+        p = min(p, p_pilot * 2.0**-CRC_BITS / CRC_WEIGHT)
+    return float(min(1.0, p))
+
+
 def _decode_cells(x: np.ndarray, lay: _Layout) -> tuple[np.ndarray, bool, np.ndarray]:
     soft = np.zeros(N_CODED)
     np.add.at(soft, lay.payload_bit, lay.payload_sign * x[lay.payload_idx])
@@ -734,10 +835,11 @@ def detect(
                 if z > best[0]:
                     best = (z, (w1, w2, src), k, shift, b, (ui, vi))
     z, (v1, v2, src), k, shift, b, (ui, vi) = best
-    p = p_best
     x = _cells_at(b, shift)
     bits, ok, info = _decode_cells(x, lay)
-    detected = p <= p_threshold or ok
+    p = _combined_p(p_best, ok)
+    detected = p <= p_threshold
+    ok = ok and detected  # a CRC match alone (chance 2^-16) is not evidence enough to report a payload
     geom = Geometry(v1, v2, fd, src)
     res = DetectResult(
         detected=detected,
