@@ -787,7 +787,9 @@ def detect(
         evals.append((z, (v1, v2, src), k, shift, b, (ui, vi)))
 
     def _good(e: tuple[float, Any, Any, Any, Any, Any]) -> bool:
-        return _p_e(e) <= p_threshold and _decode_cells(_cells_at(e[4], e[3]), lay)[1]
+        # decodes that steer the search only run once the pilot alone is significant (its share of the budget,
+        # see _combined_p), so the one decode that can add CRC evidence is the final one
+        return _p_e(e) <= (1.0 - CRC_WEIGHT) * p_threshold and _decode_cells(_cells_at(e[4], e[3]), lay)[1]
 
     _eval(*identity, "identity")
     fast_ok = bool(evals) and _good(evals[0])
