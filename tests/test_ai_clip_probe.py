@@ -48,7 +48,9 @@ def test_contract_with_model() -> None:
     assert ev.skipped is None, ev.skipped
     assert ev.map.shape == (300, 500) and 0.0 <= ev.score <= 1.0
     assert len(ev.extra["crop_scores"]) == 5
-    assert len(AIClipProbe().run(_img(rgb), Context()).extra["crop_scores"]) == 3
+    assert len(AIClipProbe().run(_img(rgb), Context()).extra["crop_scores"]) == 1  # default: the centre crop
+    opts = {"ai_clip_probe": {"crops": 3}}
+    assert len(AIClipProbe().run(_img(rgb), Context(options=opts)).extra["crop_scores"]) == 3
 
 
 @pytest.mark.skipif(not registry.model_available(MODEL_NAME), reason="CLIP model not in the cache")

@@ -89,8 +89,10 @@ class Evidence:
         for attr in ("map", "reliability"):
             m = getattr(self, attr)
             if m is not None:
-                m = np.nan_to_num(np.asarray(m, dtype=np.float32), nan=0.0, posinf=1.0, neginf=0.0)
-                setattr(self, attr, np.clip(m, 0.0, 1.0))
+                # NaN -> 0, +inf -> 1, -inf -> 0, clipped to [0, 1]: fmax/fmin ignore NaN, so two passes and
+                # one new array (full-resolution maps of large images made nan_to_num + clip cost ~0.1 s each)
+                m = np.fmax(np.asarray(m, dtype=np.float32), np.float32(0.0))
+                setattr(self, attr, np.fmin(m, np.float32(1.0), out=m))
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -114,12 +114,20 @@ def tiles_to_map(
 ) -> np.ndarray:
     """Paint per-tile scores (computed on the normalised image) back at display size; overlaps take the mean."""
     h, w = shape
-    acc = np.zeros((h, w), np.float32)
-    cnt = np.zeros((h, w), np.float32)
+    boxes = []
     for (y, x), v in zip(corners, values, strict=True):
         y0, x0 = int(y / scale), int(x / scale)
         y1, x1 = min(h, int(np.ceil((y + TILE) / scale))), min(w, int(np.ceil((x + TILE) / scale)))
-        acc[y0:y1, x0:x1] += v
-        cnt[y0:y1, x0:x1] += 1
-    out = np.where(cnt > 0, acc / np.maximum(cnt, 1), 0.0)
-    return out.astype(np.float32)
+        boxes.append((y0, y1, x0, x1, float(v)))
+    # paint on the coarse grid cut by the tile edges, then expand: a few passes over the full-size map
+    ys = np.unique(np.clip([0, h, *[b[0] for b in boxes], *[b[1] for b in boxes]], 0, h))
+    xs = np.unique(np.clip([0, w, *[b[2] for b in boxes], *[b[3] for b in boxes]], 0, w))
+    acc = np.zeros((len(ys) - 1, len(xs) - 1), np.float32)  # float32 sums, as the map always had
+    cnt = np.zeros_like(acc)
+    for y0, y1, x0, x1, v in boxes:
+        i0, i1 = np.searchsorted(ys, y0), np.searchsorted(ys, y1)
+        j0, j1 = np.searchsorted(xs, x0), np.searchsorted(xs, x1)
+        acc[i0:i1, j0:j1] += v
+        cnt[i0:i1, j0:j1] += 1
+    coarse = np.where(cnt > 0, acc / np.maximum(cnt, 1), 0.0).astype(np.float32)
+    return np.repeat(np.repeat(coarse, np.diff(ys), axis=0), np.diff(xs), axis=1)
