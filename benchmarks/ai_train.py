@@ -315,8 +315,33 @@ def metrics(res: dict, kinds: list[str]) -> dict:
     return out
 
 
+def isotonic_knots(z: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Class-balanced isotonic regression of y on z, as a piecewise-linear map through the midpoints of its
+    constant blocks (strictly increasing, so thresholds do not land on plateaus); probabilities kept in
+    [0.001, 0.999]."""
+    from sklearn.isotonic import IsotonicRegression
+
+    w = np.where(y == 1, 0.5 / max(1, (y == 1).sum()), 0.5 / max(1, (y == 0).sum()))
+    ir = IsotonicRegression(out_of_bounds="clip", y_min=0.001, y_max=0.999).fit(z, y, sample_weight=w)
+    x, v = np.asarray(ir.X_thresholds_), np.asarray(ir.y_thresholds_)
+    kx, ky = [], []
+    i = 0
+    while i < len(v):
+        j = i
+        while j + 1 < len(v) and v[j + 1] == v[i]:
+            j += 1
+        kx.append(0.5 * (x[i] + x[j]))
+        ky.append(float(v[i]))
+        i = j + 1
+    return np.asarray(kx), np.asarray(ky)
+
+
 def calibration(res: dict, d: dict, kind: str) -> dict:
-    """Cross-fitted Platt + ECE on pooled OOF logits of the clean/jpeg75/social conditions."""
+    """Cross-fitted calibration + ECE on pooled OOF logits of the clean/jpeg75/social conditions.
+
+    Two calibrators are fitted, Platt (2 parameters) and a piecewise-linear isotonic map; each is cross-fitted
+    (fit on one prompt/camera half, measured on the other) and the one with the lower cross-fitted ECE is used.
+    The rule is generic: a max-of-logits combination, for example, is not sigmoid-shaped."""
     z, y, half = [], [], []
     for r in res.values():
         for c in ("clean", "jpeg75", "social"):
@@ -326,24 +351,36 @@ def calibration(res: dict, d: dict, kind: str) -> dict:
     z, y, half = np.concatenate(z), np.concatenate(y), np.concatenate(half)
     ok = np.isfinite(z)
     z, y, half = z[ok], y[ok], half[ok]
-    p_cross = np.zeros_like(z, dtype=np.float64)
+    p_platt = np.zeros_like(z, dtype=np.float64)
+    p_iso = np.zeros_like(z, dtype=np.float64)
     for h in (0, 1):
-        a, b = platt_fit(z[half == h], y[half == h])
-        p_cross[half != h] = sigmoid(a * z[half != h] + b)
-    ece, table = ece_balanced(p_cross, y)
+        tr, te = half == h, half != h
+        a, b = platt_fit(z[tr], y[tr])
+        p_platt[te] = sigmoid(a * z[te] + b)
+        kx, ky = isotonic_knots(z[tr], y[tr])
+        p_iso[te] = np.interp(z[te], kx, ky)
+    ece_platt, table_platt = ece_balanced(p_platt, y)
+    ece_iso, table_iso = ece_balanced(p_iso, y)
+    use_iso = ece_iso < ece_platt
+    ece, table = (ece_iso, table_iso) if use_iso else (ece_platt, table_platt)
     a, b = platt_fit(z, y)
-    p_all = sigmoid(a * z + b)
+    kx, ky = isotonic_knots(z, y)
+    p_all = np.interp(z, kx, ky) if use_iso else sigmoid(a * z + b)
     neg = np.sort(p_all[y == 0])
     t5 = float(np.quantile(neg, 0.95, method="higher"))
     t20 = float(np.quantile(neg, 0.80, method="higher"))
     return {
         "platt": [a, b],
+        "calibrator": "isotonic" if use_iso else "platt",
+        "isotonic": {"x": [round(float(v), 6) for v in kx], "y": [round(float(v), 6) for v in ky]},
+        "ece_crossfit_platt": round(ece_platt, 4),
+        "ece_crossfit_isotonic": round(ece_iso, 4),
         "ece_crossfit": round(ece, 4),
         "reliability": table,
         "threshold_fpr5": t5,
         "threshold_fpr20": t20,
         "tpr_at_threshold_fpr5": round(float((p_all[y == 1] >= t5).mean()), 4) if t5 < 1 else 0.0,
-        "p_cross": p_cross,
+        "p_cross": p_iso if use_iso else p_platt,
         "y": y,
     }
 
@@ -414,7 +451,10 @@ def main() -> None:
                 for c in CONDS
             )
             print(f"  {g}: {row} flip={m[g]['swap_flip_rate_generated']}")
-        print(f"  ECE={cal['ece_crossfit']} t5={cal['threshold_fpr5']:.3f} t20={cal['threshold_fpr20']:.3f}")
+        print(
+            f"  ECE={cal['ece_crossfit']} ({cal['calibrator']}; platt {cal['ece_crossfit_platt']}, isotonic "
+            f"{cal['ece_crossfit_isotonic']}) t5={cal['threshold_fpr5']:.3f} t20={cal['threshold_fpr20']:.3f}"
+        )
     results["elapsed_s"] = round(time.time() - t0, 1)
     (HERE / "ai_results.json").write_text(json.dumps(results, indent=1))
     reliability_png(cals, ROOT / "docs/bench/ai_generated_reliability.png")
@@ -451,6 +491,8 @@ def main() -> None:
                 stack_coef=st.coef_[0].tolist() if st is not None else [1.0],
                 stack_intercept=float(st.intercept_[0]) if st is not None else 0.0,
             )
+        if cal["calibrator"] == "isotonic":
+            entry["isotonic"] = cal["isotonic"]  # used instead of platt for the fused probability
         entry.update(
             platt=cal["platt"],
             threshold_ai=cal["threshold_fpr5"],

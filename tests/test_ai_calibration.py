@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from pixelsleuth.detectors.base import Evidence, Family, Finding, Severity, Supports
@@ -99,3 +100,28 @@ def test_metadata_probability_with_baseline() -> None:
     s_weak, band_weak = combine_ai([meta(0.43)])
     assert band_weak == "no_evidence" and 0.2 < s_weak < 0.5
     assert combine_ai([meta(0.96)])[1] == "ai_generated"
+
+
+def test_isotonic_calibrator_interpolates_and_platt_is_the_fallback() -> None:
+    from pixelsleuth.fusion.ai_calibration import calibrate
+
+    v = {"platt": [1.0, 0.0], "isotonic": {"x": [-1.0, 0.0, 2.0], "y": [0.1, 0.4, 0.9]}}
+    assert calibrate(v, -5.0) == pytest.approx(0.1) and calibrate(v, 5.0) == pytest.approx(0.9)
+    assert calibrate(v, -0.5) == pytest.approx(0.25) and calibrate(v, 1.0) == pytest.approx(0.65)
+    assert calibrate({"platt": [2.0, -1.0]}, 0.5) == pytest.approx(0.5)
+
+
+def test_shipped_isotonic_maps_are_monotone_probabilities() -> None:
+    from pixelsleuth.fusion.ai_calibration import calibrate, fusion_config
+
+    variants = fusion_config()["variants"]
+    assert any("isotonic" in v for v in variants.values())  # the no-registry fusion uses one (lower ECE)
+    for v in variants.values():
+        if "isotonic" in v:
+            x, y = np.asarray(v["isotonic"]["x"]), np.asarray(v["isotonic"]["y"])
+            assert np.all(np.diff(x) > 0) and np.all(np.diff(y) >= 0)
+            assert 0.0 < y[0] <= y[-1] < 1.0
+            zs = np.linspace(x[0] - 1, x[-1] + 1, 200)
+            ps = [calibrate(v, float(z)) for z in zs]
+            assert np.all(np.diff(ps) >= -1e-12)
+        assert 0.0 < v["threshold_inconclusive"] < v["threshold_ai"] < 1.0

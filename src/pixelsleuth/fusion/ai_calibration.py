@@ -1,8 +1,9 @@
 """Calibrated AI-generation verdict: fuse learned detectors, generator watermarks and provenance metadata.
 
 * Learned detectors (``ai_artifact``, ``ai_cnn``, ``ai_clip_probe``) report raw logits in
-  ``Evidence.extra["logit"]``. They are combined and Platt-calibrated (class-balanced, i.e. equal priors) on
-  held-apart (leave-one-generator-out, out-of-fold) data by benchmarks/ai_train.py; the result is stored in
+  ``Evidence.extra["logit"]``. They are combined and calibrated (Platt, or a piecewise-linear isotonic map where
+  that had the lower cross-fitted ECE; class-balanced, i.e. equal priors) on held-apart (leave-one-generator-out,
+  out-of-fold) data by benchmarks/ai_train.py; the result is stored in
   ``models/trained/ai_fusion.json``, one variant per set of detectors (with or without the CLIP probe). A variant
   either stacks the logits linearly (``combine: linear``, weights fitted) or takes the larger of the logits after
   standardising each by its mean and sd on real training photos (``combine: max_z``, a fixed OR-style rule: either
@@ -20,6 +21,7 @@ origin.
 
 from __future__ import annotations
 
+import bisect
 import json
 import math
 from functools import lru_cache
@@ -89,8 +91,24 @@ def learned_probability(logits: dict[str, float]) -> tuple[float, dict[str, Any]
         return None
     v = cfg[best]
     z = combined_logit(v, [logits[k] for k in v["inputs"]])
-    a, b = v["platt"]
-    return _sigmoid(a * z + b), {"variant": best, **v}
+    return calibrate(v, z), {"variant": best, **v}
+
+
+def calibrate(variant: dict[str, Any], z: float) -> float:
+    """The variant's calibrated probability of its combined logit: a piecewise-linear isotonic map when the
+    variant has one (chosen by benchmarks/ai_train.py where it had the lower cross-fitted ECE), else Platt."""
+    iso = variant.get("isotonic")
+    if iso:
+        xs, ys = iso["x"], iso["y"]
+        if z <= xs[0]:
+            return float(ys[0])
+        if z >= xs[-1]:
+            return float(ys[-1])
+        i = bisect.bisect_right(xs, z) - 1
+        t = (z - xs[i]) / (xs[i + 1] - xs[i])
+        return float(ys[i] + t * (ys[i + 1] - ys[i]))
+    a, b = variant["platt"]
+    return _sigmoid(a * z + b)
 
 
 def combined_logit(variant: dict[str, Any], values: list[float]) -> float:
