@@ -272,3 +272,19 @@ def test_combined_p_value_spends_the_budget_correctly() -> None:
     got = np.array([ours._combined_p(float(pp[i]), bool(ok[i])) <= alpha for i in idx])
     assert np.array_equal(got, rule[idx])
     assert rule.mean() <= alpha * 1.1
+
+
+def test_axis_aligned_fold_equals_the_general_fold() -> None:
+    # the fast path for axis-aligned lattices must give the very same bins and sums as the per-pixel mapping
+    rng = np.random.default_rng(1)
+    r = rng.normal(size=(333, 517))
+    h, w = r.shape
+    xs, ys = np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32)
+    off = np.float32(65536.0)
+    for p in (128.0, 64.0, 100.3, 151.7, 256.0, 24.5):
+        f = np.float32(128.0 / p)
+        ui = ((f * xs)[None, :] + (np.float32(0.0) * ys + off)[:, None]).astype(np.int32) & 127
+        vi = ((np.float32(0.0) * xs)[None, :] + (f * ys + off)[:, None]).astype(np.int32) & 127
+        want = np.bincount(((vi << 7) | ui).ravel(), weights=r.ravel(), minlength=128 * 128).reshape(128, 128)
+        sums, gu, gv = ours._fold(r, (p, 0.0), (0.0, p))
+        assert np.array_equal(sums, want) and np.array_equal(gu, ui) and np.array_equal(gv, vi)

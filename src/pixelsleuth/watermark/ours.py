@@ -606,12 +606,20 @@ def _fold(
     xs = np.arange(w, dtype=np.float32)
     ys = np.arange(h, dtype=np.float32)
     off = np.float32(65536.0)  # keeps coordinates positive so truncation is floor; 1/256 px precision
+    rw = r if r.dtype == np.float64 else r.astype(np.float64)
+    if minv[0, 1] == 0.0 and minv[1, 0] == 0.0:
+        # axis-aligned lattice (the priors and most of the sweep): the bins depend on x or on y only, so compute
+        # them per column and per row (the same float32 arithmetic, hence the same bins and sums)
+        ux = ((np.float32(minv[0, 0]) * xs) + off).astype(np.int32) & (TILE - 1)
+        vy = ((np.float32(minv[1, 1]) * ys) + off).astype(np.int32) & (TILE - 1)
+        idx = ((vy << 7)[:, None] | ux[None, :]).ravel()
+        sums = np.bincount(idx, weights=rw.ravel(), minlength=TILE * TILE).reshape(TILE, TILE)
+        return sums, np.broadcast_to(ux[None, :], (h, w)), np.broadcast_to(vy[:, None], (h, w))
     u = (np.float32(minv[0, 0]) * xs)[None, :] + (np.float32(minv[0, 1]) * ys + off)[:, None]
     v = (np.float32(minv[1, 0]) * xs)[None, :] + (np.float32(minv[1, 1]) * ys + off)[:, None]
     ui = u.astype(np.int32) & (TILE - 1)
     vi = v.astype(np.int32) & (TILE - 1)
     idx = ((vi << 7) | ui).ravel()
-    rw = r if r.dtype == np.float64 else r.astype(np.float64)
     sums = np.bincount(idx, weights=rw.ravel(), minlength=TILE * TILE).reshape(TILE, TILE)
     return sums, ui, vi
 
