@@ -98,6 +98,13 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=600)
     ap.add_argument("--no-final", action="store_true", help="only the LOGO out-of-fold logits")
     ap.add_argument("--no-logo", action="store_true", help="only the final model")
+    ap.add_argument(
+        "--inner-out",
+        default=None,
+        help="also score, with each fold's network, the items it neither trained on nor is tested on (the other "
+        "generators' other-half prompts and the other-half real photos), and write everything to this .npz instead "
+        "of cnn_oof.npz: the inputs of a nested stack (see ai_train.py --nested)",
+    )
     a = ap.parse_args()
     torch.set_num_threads(2)
     t_all = time.time()
@@ -119,12 +126,17 @@ def main() -> None:
                 arrays[f"test_{g}_{h}"] = te
                 for c in A.EVAL_CONDITIONS:
                     arrays[f"oof_{g}_{h}_{c}"] = score(net, views[c][te])
+                if a.inner_out:
+                    inn = np.where(((y == 1) & (group != g) & (half != h)) | ((y == 0) & (half != h)))[0]
+                    arrays[f"inner_{g}_{h}"] = inn
+                    for c in A.EVAL_CONDITIONS:
+                        arrays[f"inner_{g}_{h}_{c}"] = score(net, views[c][inn])
                 from pixelsleuth.bench.metrics import roc_auc
 
                 auc = roc_auc(arrays[f"oof_{g}_{h}_clean"], y[te])
                 print(f"  {g} half {h}: trained in {time.time() - t0:.0f} s, clean AUC {auc:.3f}", flush=True)
         A.CACHE.mkdir(parents=True, exist_ok=True)
-        out = A.CACHE / "cnn_oof.npz"
+        out = Path(a.inner_out) if a.inner_out else A.CACHE / "cnn_oof.npz"
         np.savez_compressed(out.with_suffix(".tmp.npz"), paths=paths, steps=a.steps, seed=SEED, **arrays)
         out.with_suffix(".tmp.npz").replace(out)
         print(f"wrote {out}")

@@ -115,8 +115,11 @@ def tpr_at_fpr(score: np.ndarray, y: np.ndarray, fpr: float = 0.05) -> tuple[flo
 
 
 # ------------------------------------------------------------------------------------------- protocol
-def load(cache: Path) -> dict:
-    """Artifact features (feats_art.npz, or feats.npz of older runs) + CLIP embeddings (feats_clip.npz), by path."""
+def load(cache: Path, cnn_file: str = "cnn_oof.npz") -> dict:
+    """Artifact features (feats_art.npz, or feats.npz of older runs) + CLIP embeddings (feats_clip.npz), by path.
+
+    ``cnn_file``: the CNN's out-of-fold logits (ai_cnn_train.py); a file written with ``--inner-out`` also holds each
+    fold network's logits on the items it neither trained on nor is tested on (for the nested stack)."""
     art_p = cache / "feats_art.npz" if (cache / "feats_art.npz").exists() else cache / "feats.npz"
     d = {k: v for k, v in np.load(art_p, allow_pickle=False).items() if not k.startswith("clip_")}
     clip_p = cache / "feats_clip.npz"
@@ -130,10 +133,11 @@ def load(cache: Path) -> dict:
         for k in c.files:
             if k.startswith("clip_"):
                 d[k] = c[k][order]
-    d["has_cnn"] = (cache / "cnn_oof.npz").exists()
+    d["has_cnn"] = (cache / cnn_file).exists()
+    d["has_cnn_inner"] = False
     if d["has_cnn"]:
         # out-of-fold CNN logits written by benchmarks/ai_cnn_train.py (same folds), aligned to d by path
-        c = np.load(cache / "cnn_oof.npz", allow_pickle=False)
+        c = np.load(cache / cnn_file, allow_pickle=False)
         pos = {p: i for i, p in enumerate(d["paths"])}
         missing = [p for p in d["paths"] if p not in set(c["paths"].tolist())]
         if missing:
@@ -151,6 +155,15 @@ def load(cache: Path) -> dict:
                     full[rows[ok]] = c[f"oof_{g}_{h}_{cond}"][ok]
                     d[f"cnn_oof_{g}_{h}_{cond}"] = full
                 d["cnn_stats"][(g, h)] = [float(v) for v in c[f"stats_{g}_{h}"]]
+                if f"inner_{g}_{h}" in c.files:
+                    d["has_cnn_inner"] = True
+                    inn = c[f"inner_{g}_{h}"]
+                    rows = np.array([pos.get(p, -1) for p in c["paths"][inn]])
+                    ok = rows >= 0
+                    for cond in CONDS:
+                        full = np.full(len(d["paths"]), np.nan)
+                        full[rows[ok]] = c[f"inner_{g}_{h}_{cond}"][ok]
+                        d[f"cnn_inner_{g}_{h}_{cond}"] = full
         d["cnn_steps"] = int(c["steps"])
     return d
 
@@ -250,6 +263,7 @@ def logo(d: dict, kinds: list[str], combine: str = "linear") -> dict:
             ]
             models = fit_detectors(d, tr, kinds)
             stack = fit_stack(d, tr, kinds) if len(kinds) > 1 and combine == "linear" else None
+            nested = nested_stacks(d, models, g, h, kinds) if combine == "nested" else None
             stats = [
                 d["cnn_stats"][(g, h)] if k == "cnn" else real_train_stats(d, models[k], tr, k) for k in kinds
             ]
@@ -271,6 +285,8 @@ def logo(d: dict, kinds: list[str], combine: str = "linear") -> dict:
                 if ok.any():
                     if combine == "max_z":
                         fz[ok] = max_z(z[ok], stats)
+                    elif nested is not None:
+                        fz[ok] = nested_apply(nested, d, te[ok], z[ok])
                     else:
                         fz[ok] = stack.decision_function(z[ok]) if stack is not None else z[ok, 0]
                 per[c]["fused"].append(fz)
@@ -279,6 +295,45 @@ def logo(d: dict, kinds: list[str], combine: str = "linear") -> dict:
         for c in CONDS:
             res[g][c] = {k: np.concatenate(v) for k, v in per[c].items()}
     return res
+
+
+def nested_stacks(d: dict, models: dict, g: str, h: int, kinds: list[str]) -> dict:
+    """Stacking weights for fold (g, h) fitted on items the fold's networks never saw and that are not G's: the
+    other generators' other-half prompts and the other-half real photos, scored by this fold's CNN and artifact
+    model (clean, jpeg75 and social views). Those real photos are also the fold's test reals, so they are split
+    in two by a hash of the path, and each half's test reals are scored by the stack fitted on the other half."""
+    labels, groups = d["labels"], d["groups"]
+    inn = np.where(np.isfinite(d[f"cnn_inner_{g}_{h}_clean"]))[0]
+    par = np.array([hash_half(p) for p in d["paths"][inn]])
+    out: dict = {}
+    for q in (0, 1):
+        sel = inn[((labels[inn] == 1) & (groups[inn] != g)) | ((labels[inn] == 0) & (par == q))]
+        xs, ys = [], []
+        for c in ("clean", "jpeg75", "social"):
+            z = np.stack(
+                [
+                    d[f"cnn_inner_{g}_{h}_{c}"][sel]
+                    if k == "cnn"
+                    else lr_logit(models[k], d[f"{k}_{c}"][sel])
+                    for k in kinds
+                ],
+                axis=1,
+            )
+            ok = np.isfinite(z).all(axis=1)
+            xs.append(z[ok])
+            ys.append(labels[sel][ok])
+        out[q] = LogisticRegression(C=1.0, class_weight="balanced", max_iter=1000).fit(
+            np.concatenate(xs), np.concatenate(ys)
+        )
+    return out
+
+
+def nested_apply(stacks: dict, d: dict, te: np.ndarray, z: np.ndarray) -> np.ndarray:
+    """Test reals: the stack that did not see them (other path-hash half); generated items: the mean of both."""
+    par = np.array([hash_half(p) for p in d["paths"][te]])
+    s0, s1 = stacks[0].decision_function(z), stacks[1].decision_function(z)
+    real = d["labels"][te] == 0
+    return np.where(real & (par == 0), s1, np.where(real & (par == 1), s0, 0.5 * (s0 + s1)))
 
 
 def metrics(res: dict, kinds: list[str]) -> dict:
@@ -414,9 +469,13 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--no-write", action="store_true")
     ap.add_argument("--cache", default=str(CACHE))
+    ap.add_argument("--cnn-file", default="cnn_oof.npz", help="CNN logits in --cache (ai_cnn_train.py)")
+    ap.add_argument(
+        "--results-out", default=None, help="write the results here (and no reliability PNG): for experiments"
+    )
     a = ap.parse_args()
     t0 = time.time()
-    d = load(Path(a.cache))
+    d = load(Path(a.cache), a.cnn_file)
     print(f"{len(d['labels'])} images ({int(d['labels'].sum())} generated), clip={d['has_clip']}")
     variants = {"art_only": ["art"]}
     combine = {"art_only": "linear"}
@@ -424,6 +483,11 @@ def main() -> None:
         variants["cnn_only"] = ["cnn"]
         variants["art_cnn"] = ["art", "cnn"]
         combine.update(cnn_only="linear", art_cnn="max_z")
+    if d[
+        "has_cnn_inner"
+    ]:  # experiment: a stack fitted on items the fold's networks never saw (nested_stacks)
+        variants["art_cnn_nested"] = ["art", "cnn"]
+        combine["art_cnn_nested"] = "nested"
     if d["has_clip"]:
         variants["clip_only"] = ["clip"]
         variants["art_clip"] = ["art", "clip"]
@@ -456,6 +520,9 @@ def main() -> None:
             f"{cal['ece_crossfit_isotonic']}) t5={cal['threshold_fpr5']:.3f} t20={cal['threshold_fpr20']:.3f}"
         )
     results["elapsed_s"] = round(time.time() - t0, 1)
+    if a.results_out:
+        Path(a.results_out).write_text(json.dumps(results, indent=1))
+        return
     (HERE / "ai_results.json").write_text(json.dumps(results, indent=1))
     reliability_png(cals, ROOT / "docs/bench/ai_generated_reliability.png")
     if a.no_write:
