@@ -57,7 +57,6 @@ P_THRESHOLD = 1e-6  # default decision threshold on the zero-bit p-value
 UPSAMPLE_BELOW = 320  # detection upsamples images whose short side is below this by 2
 VERSION = "1"
 INFORMED = 0.5  # host-interference rejection of informed embedding (0 = plain spread spectrum); see embed
-PILOT_SHARE = 0.5  # share of the mark's energy in the pilot cells (the rest carries the payload)
 K_MAX = 3.0  # largest per-bit amplitude factor of informed embedding
 
 
@@ -203,13 +202,11 @@ def viterbi_decode(soft: np.ndarray, n_info: int) -> np.ndarray:
 
 
 def _cell_values(lay: _Layout, coded: np.ndarray | None) -> np.ndarray:
-    """Cell amplitudes: the pilot cells get PILOT_SHARE of the energy, the payload cells the rest."""
     v = np.zeros(N_CELLS, dtype=np.float64)
     v[lay.pilot_idx] = lay.pilot_sign
     if coded is not None:
         tx = 1.0 - 2.0 * (coded ^ lay.scramble).astype(np.float64)
-        v[lay.pilot_idx] *= math.sqrt(2.0 * PILOT_SHARE)
-        v[lay.payload_idx] = lay.payload_sign * tx[lay.payload_bit] * math.sqrt(2.0 * (1.0 - PILOT_SHARE))
+        v[lay.payload_idx] = lay.payload_sign * tx[lay.payload_bit]
     return v
 
 
