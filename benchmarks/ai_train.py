@@ -246,6 +246,15 @@ def max_z(z: np.ndarray, stats: list[list[float]]) -> np.ndarray:
     return ((z - c) / sc).max(axis=1)
 
 
+def fold_logits(
+    d: dict, models: dict, kinds: list[str], cnn_key: str, cond: str, idx: np.ndarray
+) -> np.ndarray:
+    """Items x kinds raw logits of one fold: the CNN's from the cached fold network (``cnn_key``), the others from
+    the fold's fitted models on condition ``cond``."""
+    cols = [d[cnn_key][idx] if k == "cnn" else lr_logit(models[k], d[f"{k}_{cond}"][idx]) for k in kinds]
+    return np.stack(cols, axis=1)
+
+
 def logo(d: dict, kinds: list[str], combine: str = "linear") -> dict:
     """OOF logits: res[G][cond][kind or 'fused'] -> array over test items; plus item indices and labels.
 
@@ -269,15 +278,7 @@ def logo(d: dict, kinds: list[str], combine: str = "linear") -> dict:
             ]
             items.append(te)
             for c in CONDS:
-                z = np.stack(
-                    [
-                        d[f"cnn_oof_{g}_{h}_{c}"][te]
-                        if k == "cnn"
-                        else lr_logit(models[k], d[f"{k}_{c}"][te])
-                        for k in kinds
-                    ],
-                    axis=1,
-                )
+                z = fold_logits(d, models, kinds, f"cnn_oof_{g}_{h}_{c}", c, te)
                 for j, k in enumerate(kinds):
                     per[c][k].append(z[:, j])
                 fz = np.full(len(te), np.nan)
@@ -310,15 +311,7 @@ def nested_stacks(d: dict, models: dict, g: str, h: int, kinds: list[str]) -> di
         sel = inn[((labels[inn] == 1) & (groups[inn] != g)) | ((labels[inn] == 0) & (par == q))]
         xs, ys = [], []
         for c in ("clean", "jpeg75", "social"):
-            z = np.stack(
-                [
-                    d[f"cnn_inner_{g}_{h}_{c}"][sel]
-                    if k == "cnn"
-                    else lr_logit(models[k], d[f"{k}_{c}"][sel])
-                    for k in kinds
-                ],
-                axis=1,
-            )
+            z = fold_logits(d, models, kinds, f"cnn_inner_{g}_{h}_{c}", c, sel)
             ok = np.isfinite(z).all(axis=1)
             xs.append(z[ok])
             ys.append(labels[sel][ok])
