@@ -142,28 +142,26 @@ def load(cache: Path, cnn_file: str = "cnn_oof.npz") -> dict:
         missing = [p for p in d["paths"] if p not in set(c["paths"].tolist())]
         if missing:
             raise SystemExit(
-                f"cnn_oof.npz lacks {len(missing)} items (e.g. {missing[0]}); rerun ai_cnn_train.py"
+                f"{cnn_file} lacks {len(missing)} items (e.g. {missing[0]}); rerun ai_cnn_train.py"
             )
         d["cnn_stats"] = {}
+
+        def spread(items: np.ndarray, src: str, dst: str) -> None:
+            # the file's per-fold item lists -> full-length arrays aligned to d (NaN elsewhere), per condition
+            rows = np.array([pos.get(p, -1) for p in c["paths"][items]])
+            ok = rows >= 0
+            for cond in CONDS:
+                full = np.full(len(d["paths"]), np.nan)
+                full[rows[ok]] = c[f"{src}_{cond}"][ok]
+                d[f"{dst}_{cond}"] = full
+
         for g in GENERATORS:
             for h in (0, 1):
-                te = c[f"test_{g}_{h}"]
-                rows = np.array([pos.get(p, -1) for p in c["paths"][te]])
-                ok = rows >= 0
-                for cond in CONDS:
-                    full = np.full(len(d["paths"]), np.nan)
-                    full[rows[ok]] = c[f"oof_{g}_{h}_{cond}"][ok]
-                    d[f"cnn_oof_{g}_{h}_{cond}"] = full
+                spread(c[f"test_{g}_{h}"], f"oof_{g}_{h}", f"cnn_oof_{g}_{h}")
                 d["cnn_stats"][(g, h)] = [float(v) for v in c[f"stats_{g}_{h}"]]
                 if f"inner_{g}_{h}" in c.files:
                     d["has_cnn_inner"] = True
-                    inn = c[f"inner_{g}_{h}"]
-                    rows = np.array([pos.get(p, -1) for p in c["paths"][inn]])
-                    ok = rows >= 0
-                    for cond in CONDS:
-                        full = np.full(len(d["paths"]), np.nan)
-                        full[rows[ok]] = c[f"inner_{g}_{h}_{cond}"][ok]
-                        d[f"cnn_inner_{g}_{h}_{cond}"] = full
+                    spread(c[f"inner_{g}_{h}"], f"inner_{g}_{h}", f"cnn_inner_{g}_{h}")
         d["cnn_steps"] = int(c["steps"])
     return d
 
