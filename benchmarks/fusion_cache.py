@@ -8,7 +8,8 @@ Usage (seeded, reproducible; the synthetic sets come from ``pixelsleuth synth``,
 Every forgery of each set is kept, plus ``--authentic`` authentic controls per set (the first ones by id, a fixed
 choice). One ``<id>.npz`` per image holds, for each detector: its score, ``extra["manipulated"]``, its map and
 reliability map downsampled by ``--factor`` (area average), plus the ground-truth mask at the same size. Existing
-files are kept, so an interrupted run resumes. The list of cached ids is written to ``<out>/items.json``.
+files are kept, so an interrupted run resumes; a detector missing from an existing file (``--detectors`` names a
+new one) is computed and added to it. The list of cached ids is written to ``<out>/items.json``.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-MANIP = ("ela", "noise", "jpeg", "copymove", "resampling", "cfa")
+MANIP = ("ela", "noise", "jpeg", "copymove", "resampling", "cfa", "manip_cnn")
 
 
 def small(a: np.ndarray, factor: int) -> np.ndarray:
@@ -48,13 +49,17 @@ def main() -> None:
     ap.add_argument("--photos", type=Path, help="also cache real photos of this folder as authentic controls")
     ap.add_argument("--split", default="all", help="split of --photos (pixelsleuth.bench.synth.split_of)")
     ap.add_argument("--max-photos", type=int, default=60)
+    ap.add_argument("--detectors", default=",".join(MANIP), help="comma-separated (default: all of MANIP)")
+    ap.add_argument(
+        "--refresh", action="store_true", help="recompute --detectors even where a file has them (a retrained model)"
+    )
     args = ap.parse_args()
 
     from pixelsleuth.detectors.base import Context
     from pixelsleuth.detectors.registry import detectors_for
     from pixelsleuth.io import load_image
 
-    dets = detectors_for("default", only=list(MANIP))
+    dets = detectors_for("default", only=args.detectors.split(","))
     ctx = Context(profile="default")
     args.out.mkdir(parents=True, exist_ok=True)
     items = []
@@ -83,19 +88,29 @@ def main() -> None:
     for k, (sd, r) in enumerate(items):
         key = f"{sd.name}__{r['id']}"
         dst = args.out / f"{key}.npz"
+        rec: dict[str, Any] = {}
+        meta: dict[str, Any] = {}
         if dst.exists():
-            continue
-        img = load_image(str(sd / r["image"]))
-        if r["mask"]:
-            mask = cv2.imread(str(sd / r["mask"]), cv2.IMREAD_GRAYSCALE) > 127
+            with np.load(dst) as z:
+                rec = {f: z[f] for f in z.files if f != "meta"}
+                meta = json.loads(str(z["meta"]))
+            todo = [d for d in dets if args.refresh or d.name not in meta]
+            if not todo:
+                continue
         else:
-            mask = np.zeros(img.shape, bool)
-        rec: dict[str, Any] = {"mask": small(mask, args.factor), "shape": np.array(img.shape)}
-        src = r.get("source_mask") or ""
-        if src:
-            rec["source_mask"] = small(cv2.imread(str(sd / src), cv2.IMREAD_GRAYSCALE) > 127, args.factor)
-        meta: dict[str, Any] = {"id": r["id"], "type": r["type"], "label": r["label"], "format": r["format"]}
-        for d in dets:
+            todo = list(dets)
+        img = load_image(str(sd / r["image"]))
+        if not rec:
+            if r["mask"]:
+                mask = cv2.imread(str(sd / r["mask"]), cv2.IMREAD_GRAYSCALE) > 127
+            else:
+                mask = np.zeros(img.shape, bool)
+            rec = {"mask": small(mask, args.factor), "shape": np.array(img.shape)}
+            src = r.get("source_mask") or ""
+            if src:
+                rec["source_mask"] = small(cv2.imread(str(sd / src), cv2.IMREAD_GRAYSCALE) > 127, args.factor)
+            meta = {"id": r["id"], "type": r["type"], "label": r["label"], "format": r["format"]}
+        for d in todo:
             ev = d.run(img, ctx)
             man = (
                 ev.extra.get("manipulated") if isinstance(ev.extra.get("manipulated"), int | float) else None
@@ -106,7 +121,9 @@ def main() -> None:
             if ev.reliability is not None:
                 rec[f"{d.name}_rel"] = small(ev.reliability, args.factor).astype(np.float16)
         rec["meta"] = np.array(json.dumps(meta))
-        np.savez_compressed(dst, **rec)
+        tmp = dst.with_name(dst.stem + ".tmp.npz")
+        np.savez_compressed(tmp, **rec)
+        tmp.replace(dst)
         print(f"{k + 1}/{len(items)} {key} {time.time() - t0:.0f}s", flush=True)
 
 

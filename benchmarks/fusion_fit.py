@@ -11,7 +11,8 @@ Fitting (deterministic coordinate ascent over small grids, no randomness):
 1. image-level trust weights ``w`` (score exponents) maximise the share of train forgeries flagged subject to at
    most ``--max-fa`` of train authentic controls flagged (a margin under the 5% target);
 2. map trusts ``v`` maximise the mean over forgery types of (pixel F1-best + F1 at 0.5) of the fused map, subject
-   to a mean flagged area on authentic controls under 1%.
+   to a mean flagged area on authentic controls under 1%, once with the maps combined by their maximum and once by
+   a noisy-OR; the better combination is kept.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from pixelsleuth.fusion.fuse import (
     parse_calibration,
 )
 
-MANIP = ("ela", "noise", "jpeg", "copymove", "resampling", "cfa")
+MANIP = ("ela", "noise", "jpeg", "copymove", "resampling", "cfa", "manip_cnn")
 # Maps are never switched off by the fit (the synthetic set does not cover every case a detector is made for, e.g.
 # clean copy-moves): every map stays in the fused map, and a detector that does not flag the image only contributes
 # below 0.5. A trust of 0 (the detector's image score is ignored) is allowed: the false-alarm budget decides.
@@ -48,6 +49,8 @@ GATE_GRID = (1.0, 2.0, 4.0)
 def load(cache: Path) -> list[dict[str, Any]]:
     recs = []
     for f in sorted(cache.glob("*.npz")):
+        if f.name.endswith(".tmp.npz"):  # an interrupted write of fusion_cache.py
+            continue
         z = np.load(f)
         meta = json.loads(str(z["meta"]))
         evs = []
@@ -194,7 +197,12 @@ def fit(recs: list[dict[str, Any]], max_fa: float, gate_score: str = "tempered")
         s = summary(run(recs, c))
         return s["mean_f1_best"] + s["mean_f1"] - 10.0 * max(0.0, s["fa_area"] - 0.01)
 
-    base = {"map_trust": {d: 1.0 for d in MANIP}, "gate_power": 1.0, "gate_score": gate_score}
+    base = {
+        "map_trust": {d: 1.0 for d in MANIP},
+        "gate_power": 1.0,
+        "gate_score": gate_score,
+        "map_combine": "max",
+    }
     # 1. trust weights, from two starts (the previous defaults, and no detector trusted); the better one wins
     starts = [
         {**_copy(base), "trust": {d: (0.5 if d == "ela" else 1.0) for d in MANIP}},
@@ -203,11 +211,15 @@ def fit(recs: list[dict[str, Any]], max_fa: float, gate_score: str = "tempered")
     knobs = [("trust", d, g) for d in MANIP for g in TRUST_GRID]
     fits = [_ascend(c, knobs, obj_image, f"trust (start {i})") for i, c in enumerate(starts)]
     cal = max(fits, key=lambda t: t[1])[0]
-    # 2. map trusts and gate power
+    # 2.-3. map trusts and gate power, for both ways of combining the maps; the better one wins
     knobs = [("map_trust", d, g) for d in MANIP for g in MAP_GRID] + [
         ("gate_power", "", g) for g in GATE_GRID
-    ]
-    cal, _ = _ascend(cal, knobs, obj_map, "maps")
+    ] + [("gate_score", "", g) for g in ("raw", "tempered", "const")]
+    fits = []
+    for comb in ("max", "noisy_or"):
+        c = {**_copy(cal), "map_combine": comb}
+        fits.append(_ascend(c, knobs, obj_map, f"maps ({comb})"))
+    cal = max(fits, key=lambda t: t[1])[0]
     return cal
 
 
@@ -304,7 +316,9 @@ def main() -> None:
     ap.add_argument("--test", type=Path)
     ap.add_argument("--fit", action="store_true")
     ap.add_argument("--max-fa", type=float, default=0.025)
-    ap.add_argument("--gate-score", choices=("tempered", "raw"), default="tempered")
+    ap.add_argument(
+        "--gate-score", choices=("tempered", "raw", "const"), default="tempered", help="starting value (it is fitted)"
+    )
     ap.add_argument("--out", type=Path, default=CALIBRATION_FILE)
     args = ap.parse_args()
     if args.fit:
@@ -314,15 +328,17 @@ def main() -> None:
         cal = fit(recs, args.max_fa, args.gate_score)
         payload = {
             "_about": (
-                "Manipulation fusion parameters fitted by benchmarks/fusion_fit.py on the train split (synthetic "
-                "forgeries from camera photos + 128 synthesizer authentic controls + 40 unedited web photos; "
-                "docs/bench/fusion.md). trust: image-score exponents (0 = score ignored); map_trust: map exponents; "
-                "gate_power/gate_score: how maps of detectors that did not flag the image are damped."
+                "Manipulation fusion parameters fitted by benchmarks/fusion_fit.py on the fit set (synthetic "
+                "forgeries of the train-split camera photos that manip_cnn's training held out, their synthesizer "
+                "authentic controls and the held-out unedited web/BSDS photos; docs/bench/fusion.md). trust: "
+                "image-score exponents (0 = score ignored); map_trust: map exponents; gate_power/gate_score: how "
+                "maps of detectors that did not flag the image are damped; map_combine: max or noisy_or."
             ),
             "trust": cal["trust"],
             "map_trust": cal["map_trust"],
             "gate_power": cal["gate_power"],
             "gate_score": cal["gate_score"],
+            "map_combine": cal["map_combine"],
         }
         args.out.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
         print(f"wrote {args.out}")

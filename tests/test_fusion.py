@@ -170,3 +170,33 @@ def test_discounted_score_is_explained():
     assert not any(
         s["code"] == "fusion.discounted" for s in fuse([ev("x", 0.9)], (4, 4), calibration=cal).explanation
     )
+
+
+def test_noisy_or_map_combination_rewards_agreement_and_keeps_the_contract():
+    from pixelsleuth.fusion.fuse import fuse_maps, parse_calibration
+
+    shape = (4, 4)
+    cal = parse_calibration({"map_combine": "noisy_or"})
+    assert cal["map_combine"] == "noisy_or" and parse_calibration({})["map_combine"] == "max"
+    a = np.full(shape, 0.4, np.float32)
+    b = np.full(shape, 0.4, np.float32)
+    # both flag the image: 1 - 0.6 * 0.6 = 0.64, above either map alone (max would give 0.4)
+    both = fuse_maps([ev("a", 0.9, m=a), ev("b", 0.9, m=b)], shape, calibration=cal)
+    assert both is not None and np.allclose(both, 0.64)
+    mx = fuse_maps([ev("a", 0.9, m=a), ev("b", 0.9, m=b)], shape, calibration=parse_calibration({}))
+    assert mx is not None and np.allclose(mx, 0.4)
+    # neither flags: gated maps may agree, but the result stays below 0.5
+    quiet = fuse_maps([ev(n, 0.49, m=np.ones(shape, np.float32)) for n in "abc"], shape, calibration=cal)
+    assert quiet is not None and float(quiet.max()) < 0.5
+
+
+def test_no_flagged_pixel_without_a_flagged_image_noisy_or():
+    rng = np.random.default_rng(5)
+    shape = (10, 12)
+    cal = {"trust": {}, "map_trust": {}, "gate_power": 1.0, "gate_score": "raw", "map_combine": "noisy_or"}
+    for _ in range(200):
+        evs = [ev(f"d{k}", float(rng.random()), m=rng.random(shape).astype(np.float32)) for k in range(4)]
+        v = fuse(evs, shape, calibration=cal)
+        assert v.map is not None and 0.0 <= float(v.map.min()) and float(v.map.max()) <= 1.0
+        if v.scores["manipulated"] < 0.5:
+            assert float(v.map.max()) < 0.5

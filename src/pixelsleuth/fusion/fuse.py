@@ -16,10 +16,13 @@ Meaning of the outputs (see docs/report.md):
   the map, ``v > 1`` boosts a map whose raw values sit below its best threshold), and gated by the detector's
   tempered image score ``s_eff``: a detector that flags the image (``s_eff >= 0.5``) keeps its map; one that does
   not has its map scaled by ``g ** p`` where ``g`` is its own untempered score capped just below 0.5
-  (``gate_score: raw``; or ``s_eff`` with ``gate_score: tempered``) and ``p >= 1`` is ``gate_power``. So a detector
+  (``gate_score: raw``; ``s_eff`` with ``gate_score: tempered``; a constant just below 0.5 with ``gate_score:
+  const``, which keeps the maps' own scale) and ``p >= 1`` is ``gate_power``. So a detector
   that did not flag the image still ranks pixels (useful to localise when another detector flagged it) but never
-  reaches 0.5. The maximum over detectors is taken. Consequently no pixel reaches 0.5 unless at least one detector
-  flagged the image (for manipulation detectors: unless ``scores.manipulated >= 0.5``). Trust weights, map
+  reaches 0.5 alone. The maps are combined by their maximum (``map_combine: max``) or by a noisy-OR
+  (``map_combine: noisy_or``, ``1 - prod(1 - m)``: pixels where several maps agree rise), capped just below 0.5
+  when no detector flagged the image. Consequently no pixel reaches 0.5 unless at least one detector flagged the
+  image (for manipulation detectors: unless ``scores.manipulated >= 0.5``). Trust weights, map
   trusts and the gate are fitted on the ``train`` split of synthetic forgeries plus unedited photos
   (``manip_calibration.json``, written by ``benchmarks/fusion_fit.py``; test numbers in docs/bench/fusion.md).
 * ``label`` — one of ``no_evidence_found``, ``manipulated``, ``ai_generated``, ``inconclusive``. We never claim an
@@ -63,7 +66,9 @@ def parse_calibration(data: Any) -> dict[str, Any]:
             out[key] = {str(k): float(v) for k, v in table.items() if isinstance(v, int | float) and v >= 0}
     gp = data.get("gate_power", 1.0)
     out["gate_power"] = float(gp) if isinstance(gp, int | float) and gp >= 1 else 1.0
-    out["gate_score"] = "raw" if data.get("gate_score") == "raw" else "tempered"
+    gs = data.get("gate_score")
+    out["gate_score"] = gs if gs in ("raw", "const") else "tempered"
+    out["map_combine"] = "noisy_or" if data.get("map_combine") == "noisy_or" else "max"
     return out
 
 
@@ -186,7 +191,9 @@ def fuse_maps(
     cal = load_calibration() if calibration is None else calibration
     map_trust: dict[str, float] = cal.get("map_trust", {})
     gate_power = max(1.0, float(cal.get("gate_power", 1.0)))
+    noisy_or = cal.get("map_combine", "max") == "noisy_or"
     fused: np.ndarray | None = None
+    flagged = False
     for ev in evidence:
         if ev.skipped or ev.map is None or ev.family == Family.AI_GENERATED:
             continue
@@ -206,10 +213,25 @@ def fuse_maps(
         if s is not None:
             s_eff = _temper(float(s), _trust(ev.detector, weights, cal))
             if s_eff < THRESHOLD:
-                g = s_eff if cal.get("gate_score", "tempered") == "tempered" else min(float(s), _BELOW)
+                mode = cal.get("gate_score", "tempered")
+                g = s_eff if mode == "tempered" else _BELOW if mode == "const" else min(float(s), _BELOW)
                 m = m * g**gate_power
-        fused = m if fused is None else np.maximum(fused, m)
-    return None if fused is None else np.clip(fused, 0.0, 1.0).astype(np.float32)
+            else:
+                flagged = True
+        else:
+            flagged = True
+        if noisy_or:  # accumulate the product of (1 - m); agreement between maps raises a pixel
+            q = 1.0 - np.clip(m, 0.0, 1.0)
+            fused = q if fused is None else fused * q
+        else:
+            fused = m if fused is None else np.maximum(fused, m)
+    if fused is None:
+        return None
+    if noisy_or:
+        fused = 1.0 - fused
+        if not flagged:  # keep the contract: no pixel reaches 0.5 unless a detector flagged the image
+            fused = np.minimum(fused, _BELOW)
+    return np.clip(fused, 0.0, 1.0).astype(np.float32)
 
 
 def _explain(
