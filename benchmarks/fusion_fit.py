@@ -187,7 +187,13 @@ def _ascend(
     return cal, best
 
 
-def fit(recs: list[dict[str, Any]], max_fa: float, gate_score: str = "tempered") -> dict[str, Any]:
+def fit(
+    recs: list[dict[str, Any]],
+    max_fa: float,
+    gate_score: str = "tempered",
+    fixed_trust: dict[str, float] | None = None,
+) -> dict[str, Any]:
+    fixed = fixed_trust or {}
     def obj_image(c: dict[str, Any]) -> float:
         s = summary(run(recs, c, maps=False))
         # tiny bonus per unit of trust: among equally good settings, keep as much evidence usable as possible
@@ -205,10 +211,10 @@ def fit(recs: list[dict[str, Any]], max_fa: float, gate_score: str = "tempered")
     }
     # 1. trust weights, from two starts (the previous defaults, and no detector trusted); the better one wins
     starts = [
-        {**_copy(base), "trust": {d: (0.5 if d == "ela" else 1.0) for d in MANIP}},
-        {**_copy(base), "trust": {d: min(TRUST_GRID) for d in MANIP}},
+        {**_copy(base), "trust": {d: fixed.get(d, 0.5 if d == "ela" else 1.0) for d in MANIP}},
+        {**_copy(base), "trust": {d: fixed.get(d, min(TRUST_GRID)) for d in MANIP}},
     ]
-    knobs = [("trust", d, g) for d in MANIP for g in TRUST_GRID]
+    knobs = [("trust", d, g) for d in MANIP if d not in fixed for g in TRUST_GRID]
     fits = [_ascend(c, knobs, obj_image, f"trust (start {i})") for i, c in enumerate(starts)]
     cal = max(fits, key=lambda t: t[1])[0]
     # 2.-3. map trusts and gate power, for both ways of combining the maps; the better one wins
@@ -320,12 +326,21 @@ def main() -> None:
         "--gate-score", choices=("tempered", "raw", "const"), default="tempered", help="starting value (it is fitted)"
     )
     ap.add_argument("--out", type=Path, default=CALIBRATION_FILE)
+    ap.add_argument(
+        "--fix-trust",
+        action="append",
+        default=[],
+        metavar="DETECTOR=W",
+        help="hold a detector's image trust at W instead of fitting it (repeatable); docs/bench/fusion.md says why "
+        "copymove's is held",
+    )
     args = ap.parse_args()
     if args.fit:
         if args.train is None:
             raise SystemExit("--fit needs --train")
         recs = load(args.train)
-        cal = fit(recs, args.max_fa, args.gate_score)
+        held = {k: float(v) for k, v in (x.split("=", 1) for x in args.fix_trust)}
+        cal = fit(recs, args.max_fa, args.gate_score, held)
         payload = {
             "_about": (
                 "Manipulation fusion parameters fitted by benchmarks/fusion_fit.py on the fit set (synthetic "
@@ -344,9 +359,9 @@ def main() -> None:
         print(f"wrote {args.out}")
     cal = parse_calibration(json.loads(args.out.read_text(encoding="utf-8")) if args.out.exists() else {})
     print(f"calibration {args.out}: {cal}")
-    for name, path in (("train", args.train), ("test", args.test)):
+    for name, path in (("fit", args.train), ("test", args.test)):
         if path is not None:
-            print(report(load(path), cal, f"{name} split ({path})"))
+            print(report(load(path), cal, f"{name} set ({path})"))
 
 
 if __name__ == "__main__":
