@@ -51,7 +51,9 @@ def main() -> None:
     ap.add_argument("--max-photos", type=int, default=60)
     ap.add_argument("--detectors", default=",".join(MANIP), help="comma-separated (default: all of MANIP)")
     ap.add_argument(
-        "--refresh", action="store_true", help="recompute --detectors even where a file has them (a retrained model)"
+        "--refresh",
+        action="store_true",
+        help="recompute --detectors even where a file has them (a retrained model)",
     )
     args = ap.parse_args()
 

@@ -194,6 +194,7 @@ def fit(
     fixed_trust: dict[str, float] | None = None,
 ) -> dict[str, Any]:
     fixed = fixed_trust or {}
+
     def obj_image(c: dict[str, Any]) -> float:
         s = summary(run(recs, c, maps=False))
         # tiny bonus per unit of trust: among equally good settings, keep as much evidence usable as possible
@@ -218,9 +219,11 @@ def fit(
     fits = [_ascend(c, knobs, obj_image, f"trust (start {i})") for i, c in enumerate(starts)]
     cal = max(fits, key=lambda t: t[1])[0]
     # 2.-3. map trusts and gate power, for both ways of combining the maps; the better one wins
-    knobs = [("map_trust", d, g) for d in MANIP for g in MAP_GRID] + [
-        ("gate_power", "", g) for g in GATE_GRID
-    ] + [("gate_score", "", g) for g in ("raw", "tempered", "const")]
+    knobs = (
+        [("map_trust", d, g) for d in MANIP for g in MAP_GRID]
+        + [("gate_power", "", g) for g in GATE_GRID]
+        + [("gate_score", "", g) for g in ("raw", "tempered", "const")]
+    )
     fits = []
     for comb in ("max", "noisy_or"):
         c = {**_copy(cal), "map_combine": comb}
@@ -323,7 +326,10 @@ def main() -> None:
     ap.add_argument("--fit", action="store_true")
     ap.add_argument("--max-fa", type=float, default=0.025)
     ap.add_argument(
-        "--gate-score", choices=("tempered", "raw", "const"), default="tempered", help="starting value (it is fitted)"
+        "--gate-score",
+        choices=("tempered", "raw", "const"),
+        default="tempered",
+        help="starting value (it is fitted)",
     )
     ap.add_argument("--out", type=Path, default=CALIBRATION_FILE)
     ap.add_argument(

@@ -11,9 +11,7 @@ Platt-calibrated on out-of-fold logits (0.5 = threshold at equal priors).
 
 from __future__ import annotations
 
-import json
 import threading
-from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -32,23 +30,16 @@ TILES_PER_AXIS = {"fast": 1, "default": 3, "thorough": 3}
 _lock = threading.Lock()
 
 
-@lru_cache(maxsize=1)
 def _session() -> Any:
-    import onnxruntime as ort
+    from pixelsleuth.models.registry import trained_session
 
-    from pixelsleuth.models.registry import trained_path
-
-    so = ort.SessionOptions()
-    so.intra_op_num_threads = 1
-    so.inter_op_num_threads = 1
-    return ort.InferenceSession(str(trained_path(MODEL_FILE)), so, providers=["CPUExecutionProvider"])
+    return trained_session(MODEL_FILE, 1)
 
 
-@lru_cache(maxsize=1)
 def meta() -> dict[str, Any]:
-    from pixelsleuth.models.registry import trained_path
+    from pixelsleuth.models.registry import trained_meta
 
-    return json.loads(trained_path(META_FILE).read_text())
+    return trained_meta(META_FILE)
 
 
 def cnn_logits(tiles: list[np.ndarray], batch: int = 8) -> np.ndarray:

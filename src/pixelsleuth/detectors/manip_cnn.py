@@ -19,10 +19,8 @@ downsizes images above ``max_pixels`` (4 MP) so its cost stays bounded, ``thorou
 
 from __future__ import annotations
 
-import json
 import math
 import threading
-from functools import lru_cache
 from typing import Any
 
 import cv2
@@ -40,23 +38,16 @@ MAX_PIXELS = {"default": 4_000_000, "thorough": 0}
 _lock = threading.Lock()
 
 
-@lru_cache(maxsize=1)
 def _session() -> Any:
-    import onnxruntime as ort
+    from pixelsleuth.models.registry import trained_session
 
-    from pixelsleuth.models.registry import trained_path
-
-    so = ort.SessionOptions()
-    so.intra_op_num_threads = 2
-    so.inter_op_num_threads = 1
-    return ort.InferenceSession(str(trained_path(MODEL_FILE)), so, providers=["CPUExecutionProvider"])
+    return trained_session(MODEL_FILE, 2)
 
 
-@lru_cache(maxsize=1)
 def meta() -> dict[str, Any]:
-    from pixelsleuth.models.registry import trained_path
+    from pixelsleuth.models.registry import trained_meta
 
-    return json.loads(trained_path(META_FILE).read_text())
+    return trained_meta(META_FILE)
 
 
 def _run(rgb: np.ndarray) -> np.ndarray:

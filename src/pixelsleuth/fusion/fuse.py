@@ -23,8 +23,9 @@ Meaning of the outputs (see docs/report.md):
   (``map_combine: noisy_or``, ``1 - prod(1 - m)``: pixels where several maps agree rise), capped just below 0.5
   when no detector flagged the image. Consequently no pixel reaches 0.5 unless at least one detector flagged the
   image (for manipulation detectors: unless ``scores.manipulated >= 0.5``). Trust weights, map
-  trusts and the gate are fitted on the ``train`` split of synthetic forgeries plus unedited photos
-  (``manip_calibration.json``, written by ``benchmarks/fusion_fit.py``; test numbers in docs/bench/fusion.md).
+  trusts, the gate and the map combination are fitted on synthetic forgeries of train-split photos that the
+  learned ``manip_cnn`` never trained on, plus unedited photos (``manip_calibration.json``, written by
+  ``benchmarks/fusion_fit.py``; test numbers in docs/bench/fusion.md).
 * ``label`` — one of ``no_evidence_found``, ``manipulated``, ``ai_generated``, ``inconclusive``. We never claim an
   image is authentic: absence of evidence is reported as such.
 """

@@ -31,6 +31,7 @@ import urllib.request
 import zipfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -493,6 +494,25 @@ def trained_path(filename: str) -> Path:
     if not p.is_file():
         raise ModelUnavailableError(f"the packaged model file {filename} is missing; reinstall pixelsleuth")
     return p
+
+
+@lru_cache(maxsize=8)
+def trained_session(filename: str, threads: int = 1) -> Any:
+    """A cached CPU onnxruntime session of one of our shipped ONNX models (``threads`` intra-op threads)."""
+    import onnxruntime as ort
+
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = threads
+    so.inter_op_num_threads = 1
+    return ort.InferenceSession(str(trained_path(filename)), so, providers=["CPUExecutionProvider"])
+
+
+@lru_cache(maxsize=8)
+def trained_meta(filename: str) -> dict[str, Any]:
+    """The JSON record shipped beside one of our trained models (cached; do not modify the result)."""
+    import json
+
+    return json.loads(trained_path(filename).read_text())
 
 
 def describe(names: Iterable[str] | None = None) -> list[dict[str, Any]]:
