@@ -46,7 +46,11 @@ import torch
 from torch import nn
 
 sys.path.insert(0, str(Path(__file__).parent))
+from ai_train import platt_fit  # noqa: E402
 from manip_cnn_model import WIDTHS, ManipNet  # noqa: E402
+
+from pixelsleuth.detectors.manip_cnn import peak, peak_logit  # noqa: E402
+from pixelsleuth.models.ai_common import calibrated  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 TRAINED = ROOT / "src/pixelsleuth/models/trained"
@@ -164,29 +168,6 @@ def f1_best_and_at(prob: np.ndarray, gt: np.ndarray, thresholds: np.ndarray) -> 
     return out
 
 
-def peak(prob: np.ndarray) -> float:
-    v = np.sort(prob.ravel())
-    k = max(1, int(round(TOP_FRACTION * v.size)))
-    return float(v[-k:].mean())
-
-
-def fit_platt(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
-    """Logistic regression of y on logit(x) (equal class weights), by Newton steps."""
-    z = np.log(np.clip(x, 1e-6, 1 - 1e-6) / np.clip(1 - x, 1e-6, 1))
-    wts = np.where(y == 1, 0.5 / max(1, (y == 1).sum()), 0.5 / max(1, (y == 0).sum()))
-    a, b = 1.0, 0.0
-    for _ in range(50):
-        p = 1 / (1 + np.exp(-(a * z + b)))
-        g = np.array([np.sum(wts * (p - y) * z), np.sum(wts * (p - y))])
-        s = wts * p * (1 - p)
-        hmat = np.array([[np.sum(s * z * z), np.sum(s * z)], [np.sum(s * z), np.sum(s)]]) + 1e-9 * np.eye(2)
-        step = np.linalg.solve(hmat, g)
-        a, b = a - step[0], b - step[1]
-        if np.abs(step).max() < 1e-9:
-            break
-    return float(a), float(b)
-
-
 def validate(net: ManipNet, val: list[dict[str, Any]]) -> dict[str, Any]:
     from pixelsleuth.bench.metrics import roc_auc
 
@@ -208,13 +189,14 @@ def validate(net: ManipNet, val: list[dict[str, Any]]) -> dict[str, Any]:
     peaks, ys = [], []
     for r, lg, gt in logits_all:
         prob = 1 / (1 + np.exp(-(lg + offset)))
-        peaks.append(peak(prob))
+        peaks.append(peak(prob, TOP_FRACTION))
         ys.append(int(r["label"]))
         if r["label"] == 1:
             c = f1_best_and_at(prob, gt, np.concatenate([[0.5], thr]))
             types.setdefault(r["type"], []).append((float(c[1:].max()), float(c[0])))
     pk, yy = np.array(peaks), np.array(ys)
-    a, b = fit_platt(pk, yy)
+    zk = np.array([peak_logit(v) for v in pk])
+    a, b = platt_fit(zk, yy)
     auc = float(roc_auc(pk, yy))
     by_type = {
         k: {
@@ -224,19 +206,7 @@ def validate(net: ManipNet, val: list[dict[str, Any]]) -> dict[str, Any]:
         }
         for k, v in sorted(types.items())
     }
-    fa = (
-        float(
-            np.mean(
-                1
-                / (1 + np.exp(-(a * np.log(np.clip(pk, 1e-6, 1 - 1e-6) / np.clip(1 - pk, 1e-6, 1)) + b)))[
-                    yy == 0
-                ]
-                >= 0.5
-            )
-        )
-        if (yy == 0).any()
-        else float("nan")
-    )
+    fa = float(np.mean(calibrated(zk, a, b)[yy == 0] >= 0.5)) if (yy == 0).any() else float("nan")
     return {
         "map_offset": round(offset, 4),
         "best_threshold": t_best,

@@ -29,6 +29,7 @@ import numpy as np
 from pixelsleuth.detectors.base import Context, Detector, Evidence, Family, Finding, Severity, Supports
 from pixelsleuth.detectors.registry import register
 from pixelsleuth.io.image import ImageData
+from pixelsleuth.models.ai_common import calibrated
 
 MODEL_FILE = "manip_cnn.onnx"
 META_FILE = "manip_cnn.json"
@@ -94,6 +95,12 @@ def peak(prob: np.ndarray, fraction: float) -> float:
     return float(np.partition(v, v.size - k)[v.size - k :].mean())
 
 
+def peak_logit(p: float) -> float:
+    """The logit of a peak value (clipped to [1e-6, 1 - 1e-6]): the input of the image score's Platt map."""
+    q = min(max(float(p), 1e-6), 1 - 1e-6)
+    return math.log(q / (1 - q))
+
+
 def _sigmoid(x: np.ndarray) -> np.ndarray:
     return (0.5 * (1.0 + np.tanh(0.5 * x))).astype(np.float32)
 
@@ -133,8 +140,7 @@ class ManipCnn(Detector):
         lq = logits_quarter(rgb) + offset
         prob_q = _sigmoid(lq)
         pk = peak(prob_q, float(md.get("top_fraction", 0.01)))
-        z = math.log(min(max(pk, 1e-6), 1 - 1e-6) / (1 - min(max(pk, 1e-6), 1 - 1e-6)))
-        score = float(1.0 / (1.0 + math.exp(-(a * z + b))))
+        score = float(calibrated(np.asarray([peak_logit(pk)]), a, b)[0])
         # upsample logits (not probabilities) so the 0.5 contour is interpolated smoothly
         full = cv2.resize(lq, (lq.shape[1] * 4, lq.shape[0] * 4), interpolation=cv2.INTER_LINEAR)
         full = full[: rgb.shape[0], : rgb.shape[1]]
