@@ -7,6 +7,7 @@ import io
 import numpy as np
 import pytest
 from PIL import Image
+from scipy import ndimage
 
 from pixelsleuth.detectors._jpeg_dq import double_quantization, grid_analysis
 from pixelsleuth.detectors._jpeg_util import (
@@ -171,3 +172,77 @@ def test_png_of_a_decoded_jpeg_shows_grid() -> None:
 def test_tiny_image_skipped() -> None:
     ev = JpegDetector().run(load_image(_jpeg(_scene(40, 40, 0), 90)), Context())
     assert ev.skipped is not None
+
+
+# --- JPEG compatibility of lossless files (a decoded JPEG, edited, then saved as PNG) ------------------------------
+
+
+def _png(rgb: np.ndarray) -> bytes:
+    b = io.BytesIO()
+    Image.fromarray(rgb).save(b, format="PNG")
+    return b.getvalue()
+
+
+def _edited_png(edit: str, q: int = 80, seed: int = 3) -> tuple[bytes, np.ndarray]:
+    """A JPEG decoded, one square changed (not on the 8x8 grid), saved as PNG; and the bool mask of the square."""
+    rgb = _decode(_jpeg(_scene(256, 256, seed), q)).copy()
+    mask = np.zeros(rgb.shape[:2], bool)
+    mask[90:170, 60:150] = True
+    x = rgb[mask].astype(np.float32)
+    if edit == "contrast":
+        x = (x - x.mean()) * 1.15 + x.mean()
+    elif edit == "blur":
+        x = ndimage.uniform_filter(rgb.astype(np.float32), size=(3, 3, 1))[mask]
+    elif edit == "clone":
+        x = rgb[93:173, 71:161].reshape(-1, 3).astype(np.float32)  # copy-move by (3, 11) pixels
+    rgb[mask] = np.clip(np.round(x), 0, 255).astype(np.uint8)
+    return _png(rgb), mask
+
+
+@pytest.mark.parametrize("edit", ["contrast", "blur", "clone"])
+def test_png_edit_after_decompression_is_localized(edit: str) -> None:
+    data, mask = _edited_png(edit)
+    ev = JpegDetector().run(load_image(data), Context(profile="default"))
+    codes = {f.code for f in ev.findings}
+    assert "jpeg.previously_compressed" in codes and "jpeg.incompatible_blocks" in codes
+    assert ev.score is not None and ev.score >= 0.5
+    assert ev.map is not None
+    flagged = ev.map > 0.5
+    inter = (flagged & mask).sum()
+    assert 2 * inter / (flagged.sum() + mask.sum()) > 0.6  # pixel F1 at the 0.5 threshold
+    assert ev.extra["compatibility"]["checkable"] is True
+
+
+def test_png_of_an_unedited_jpeg_is_compatible() -> None:
+    rgb = _decode(_jpeg(_scene(256, 256, 3), 80))
+    ev = JpegDetector().run(load_image(_png(rgb)), Context(profile="default"))
+    codes = {f.code for f in ev.findings}
+    assert "jpeg.compatible" in codes and "jpeg.incompatible_blocks" not in codes
+    assert ev.score == 0.0
+    assert ev.map is not None and float(ev.map.max()) < 0.5
+    steps = np.array(ev.extra["compatibility"]["steps"])
+    table = np.asarray(Image.open(io.BytesIO(_jpeg(_scene(64, 64, 0), 80))).quantization[0]).reshape(8, 8)
+    known = steps >= 2
+    assert known.sum() >= 10
+    # every identified step is the true libjpeg step of that mode (Pillow lists the table in natural order here)
+    # or, for modes whose coefficients are too sparse, a divisor of it
+    assert np.all(table[known] % steps[known] == 0)
+    assert (steps[known] == table[known]).mean() > 0.8
+
+
+def test_compatibility_finds_a_cropped_grid() -> None:
+    from pixelsleuth.detectors._jpeg_compat import jpeg_compatibility
+
+    rgb = _decode(_jpeg(_scene(256, 256, 5), 75))[3:, 5:]
+    y = np.asarray(load_image(_png(np.ascontiguousarray(rgb))).gray)
+    res = jpeg_compatibility(y, rgb)
+    assert res is not None and res.valid
+    assert res.phase == ((8 - 3) % 8, (8 - 5) % 8)
+
+
+def test_never_compressed_png_is_not_checkable() -> None:
+    from pixelsleuth.detectors._jpeg_compat import jpeg_compatibility
+
+    rgb = _scene(200, 240, 2)
+    res = jpeg_compatibility(np.asarray(load_image(_png(rgb)).gray), rgb)
+    assert res is not None and not res.valid

@@ -1,0 +1,170 @@
+"""JPEG compatibility of a losslessly stored image: which 8x8 blocks no longer fit an earlier JPEG compression.
+
+A decoded JPEG keeps, in every 8x8 block of its grid, DCT coefficients that sit on the lattice of the quantization
+steps (up to the rounding of the decoder, a fraction of a grey level). Saved losslessly (PNG, TIFF, BMP) the picture
+keeps that property everywhere it was not touched. An edit made after decompression (pasting, cloning, inpainting,
+filtering, colour or contrast changes, resampling) recomputes the pixels and moves the coefficients of the touched
+blocks off the lattice. This module
+
+1. finds the grid phase and the luma quantization step of every DCT mode from the pixels alone (the step that
+   best explains the clearly non-zero coefficients, against a uniform alternative),
+2. estimates the rounding noise, and
+3. scores every block by how far its coefficients fall off the lattice, counting only modes whose step is large
+   enough against the noise for a miss to be meaningful.
+
+Blocks with a clipped channel (0 or 255) are excluded: clipping in the decoder moves coefficients off the lattice
+in untouched areas. The luma is recomputed from the stored RGB, whose chroma terms the decoder rounded: that adds a
+block-correlated error of about 1 to the DC coefficient, so the DC term rarely counts and a pure brightness or
+colour shift of a flat area goes unseen unless it also changes the texture. Everything is numpy on arrays; nothing reads files.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage
+
+from pixelsleuth.detectors._jpeg_util import DCT8
+
+Q_MAX = 40  # largest quantization step considered (libjpeg quality ~ 30 for the lowest luma modes)
+SIGMA0 = 0.4  # initial rounding-noise guess (grey levels, per DCT coefficient)
+PHASE_SAMPLE = 500  # blocks sampled per candidate grid phase
+FIT_SAMPLE = 3000  # blocks used to estimate the quantization steps
+MIN_INFORMATIVE = 3  # modes with step >= 4 needed to call the image "previously compressed and checkable"
+MISS_Z, MISS_CAP = 3.0, 2.0  # a coefficient counts from 3 noise sd off the lattice, at most 2 points per mode
+
+
+@dataclass(frozen=True)
+class CompatResult:
+    valid: bool  # a previous JPEG compression was found and can be checked block by block
+    phase: tuple[int, int]  # (row, col) offset of the 8x8 grid
+    steps: np.ndarray  # (8, 8) estimated luma quantization steps (0 = not identifiable, 1 = none)
+    sigma: float  # estimated rounding noise per coefficient
+    n_informative: int  # modes with a step of 4 or more
+    n_used: int  # modes used for the block test
+    miss: np.ndarray  # (bh, bw) off-lattice points per block at ``phase`` (0 on clipped blocks)
+    clipped: np.ndarray  # (bh, bw) bool, blocks with a clipped channel
+
+
+def _dct_blocks(b: np.ndarray) -> np.ndarray:
+    c = np.einsum("ij,njk,lk->nil", DCT8, b.astype(np.float64) - 128.0, DCT8, optimize=True)
+    return c.reshape(len(b), 64)
+
+
+def _blocks(y: np.ndarray, phase: tuple[int, int]) -> tuple[np.ndarray, int, int]:
+    """Orthonormal 8x8 DCT of the blocks of ``y`` on the grid at ``phase``: ((n, 64) coefficients, bh, bw)."""
+    y = y[phase[0] :, phase[1] :]
+    bh, bw = y.shape[0] // 8, y.shape[1] // 8
+    b = y[: bh * 8, : bw * 8].reshape(bh, 8, bw, 8).transpose(0, 2, 1, 3).reshape(bh * bw, 8, 8)
+    return _dct_blocks(b), bh, bw
+
+
+def _sampled_blocks(y: np.ndarray, phase: tuple[int, int], bi: np.ndarray, bj: np.ndarray) -> np.ndarray:
+    """DCT of the blocks (bi, bj) of the grid at ``phase`` only (no copy of the whole image)."""
+    k = np.arange(8)
+    rows = phase[0] + 8 * bi[:, None] + k[None, :]
+    cols = phase[1] + 8 * bj[:, None] + k[None, :]
+    return _dct_blocks(y[rows[:, :, None], cols[:, None, :]])
+
+
+def _lattice_ll(c: np.ndarray, q: float, sigma: float) -> np.ndarray:
+    """Per-coefficient log-likelihood ratio: on the lattice of step q (Gaussian rounding noise) vs uniform."""
+    r = c - q * np.round(c / q)
+    return np.clip(-0.5 * (r / sigma) ** 2 + np.log(q / (np.sqrt(2 * np.pi) * sigma)), -3.0, 6.0)
+
+
+def _mode_steps(c: np.ndarray, sigma: float, q_max: int, min_n: int = 24) -> tuple[np.ndarray, np.ndarray]:
+    """Per mode, the step that best explains its clearly non-zero coefficients and the mean evidence for it.
+
+    Step 1 means "no lattice"; 0 means too few non-zero coefficients to tell. A larger step must win by a margin,
+    so divisors of the true step are not mistaken for it and the true step is not mistaken for a multiple."""
+    nz = np.abs(c) >= max(1.5, 4.0 * sigma)
+    cnt = nz.sum(axis=0)
+    best = np.zeros(c.shape[1])
+    step = np.ones(c.shape[1])
+    for q in range(2, q_max + 1):
+        e = (_lattice_ll(c, q, sigma) * nz).sum(axis=0) / np.maximum(cnt, 1)
+        better = e > best + 0.02
+        best = np.where(better, e, best)
+        step = np.where(better, q, step)
+    step[cnt < min_n] = 0
+    best[cnt < min_n] = 0.0
+    return step, best
+
+
+def _clipped_blocks(rgb: np.ndarray, phase: tuple[int, int], bh: int, bw: int) -> np.ndarray:
+    clip = ((rgb == 0) | (rgb == 255)).any(axis=2) if rgb.ndim == 3 else ((rgb == 0) | (rgb == 255))
+    c = clip[phase[0] : phase[0] + bh * 8, phase[1] : phase[1] + bw * 8]
+    return c.reshape(bh, 8, bw, 8).any(axis=(1, 3))
+
+
+def find_phase(y: np.ndarray) -> tuple[tuple[int, int], float]:
+    """Grid phase with the strongest lattice evidence over a fixed sample of blocks, and its margin."""
+    h, w = y.shape
+    gh, gw = h // 8 - 1, w // 8 - 1  # blocks that exist at every phase
+    idx = np.sort(np.random.default_rng(0).choice(gh * gw, size=min(PHASE_SAMPLE, gh * gw), replace=False))
+    bi, bj = idx // gw, idx % gw
+    scores = np.zeros((8, 8))
+    for r in range(8):
+        for c in range(8):
+            coef = _sampled_blocks(y, (r, c), bi, bj)
+            scores[r, c] = _mode_steps(coef, SIGMA0, 16, min_n=12)[1].sum()
+    flat = np.sort(scores.ravel())
+    ph = np.unravel_index(int(np.argmax(scores)), scores.shape)
+    return (int(ph[0]), int(ph[1])), float(flat[-1] - flat[-2])
+
+
+def jpeg_compatibility(y: np.ndarray, rgb: np.ndarray | None = None) -> CompatResult | None:
+    """Block-wise JPEG compatibility of a luma plane (float, 0-255) of a losslessly stored image.
+
+    Returns None when the image is too small (fewer than 8 x 8 blocks)."""
+    y = np.asarray(y, dtype=np.float64)
+    if y.shape[0] < 72 or y.shape[1] < 72:
+        return None
+    phase, _ = find_phase(y)
+    coef, bh, bw = _blocks(y, phase)
+    sub = coef[:: max(1, len(coef) // FIT_SAMPLE)]
+    sigma = SIGMA0
+    step = np.ones(64)
+    for _ in range(2):
+        step, _ = _mode_steps(sub, sigma, Q_MAX)
+        big = step >= 4
+        if big.sum() >= MIN_INFORMATIVE:
+            r = sub[:, big] - step[big] * np.round(sub[:, big] / step[big])
+            sigma = float(np.clip(1.4826 * np.median(np.abs(r)), 0.25, 1.5))
+    n_inf = int((step >= 4).sum())
+    used = step >= max(2.0, 5.0 * sigma)
+    total = np.zeros(len(coef))
+    miss = np.zeros(len(coef))
+    for k in np.flatnonzero(used):
+        total += _lattice_ll(coef[:, k], step[k], sigma)
+        if step[k] >= 8.0 * sigma:  # a miss of 3 sd is only possible where half a step exceeds 4 sd
+            r = np.abs(coef[:, k] - step[k] * np.round(coef[:, k] / step[k])) / sigma
+            miss += np.clip(r - MISS_Z, 0.0, MISS_CAP)
+    clipped = _clipped_blocks(rgb, phase, bh, bw) if rgb is not None else np.zeros((bh, bw), dtype=bool)
+    miss = miss.reshape(bh, bw)
+    miss[clipped] = 0.0
+    # checkable: enough modes with a real step, and most blocks do fit the lattice
+    valid = n_inf >= MIN_INFORMATIVE and float(np.median(total)) > 0.0
+    return CompatResult(
+        valid=bool(valid),
+        phase=phase,
+        steps=step.reshape(8, 8).astype(np.int32),
+        sigma=sigma,
+        n_informative=n_inf,
+        n_used=int(used.sum()),
+        miss=miss.astype(np.float32),
+        clipped=clipped,
+    )
+
+
+def miss_map(res: CompatResult, shape: tuple[int, int]) -> np.ndarray:
+    """Per-pixel map (H x W, float32) of the 3x3-block mean of off-lattice points (0 outside the grid)."""
+    sm = ndimage.uniform_filter(res.miss, size=3, mode="nearest")
+    h, w = shape
+    out = np.zeros((h, w), dtype=np.float32)
+    r0, c0 = res.phase
+    full = np.repeat(np.repeat(sm, 8, axis=0), 8, axis=1)
+    out[r0 : r0 + full.shape[0], c0 : c0 + full.shape[1]] = full[: h - r0, : w - c0]
+    return out
