@@ -25,7 +25,8 @@ def main() -> None:
     ap.add_argument("--data", type=Path, default=Path("../shared/data"))
     ap.add_argument("--repeats", type=int, default=3)
     a = ap.parse_args()
-    src = Image.open(sorted((a.data / "photos" / "full").iterdir())[0]).convert("RGB")
+    first = sorted(p for p in (a.data / "photos" / "full").iterdir() if p.suffix.lower() in (".jpg", ".jpeg"))[0]
+    src = Image.open(first).convert("RGB")
     det = JpegDetector()
     for side in (512, 1024, 2048):
         im = src.copy()
