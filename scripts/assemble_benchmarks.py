@@ -9,6 +9,7 @@ ORDER = [
     "summary.md",
     "analyze_speed.md",
     "false_alarms.md",
+    "false_alarms_png.md",
     "harness.md",
     "ela.md",
     "noise_jpeg.md",
