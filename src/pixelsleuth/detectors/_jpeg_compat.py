@@ -24,8 +24,9 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import ndimage
+from scipy.fft import dctn
 
-from pixelsleuth.detectors._jpeg_util import DCT8
+from pixelsleuth.detectors._jpeg_util import dct_blocks
 
 Q_MAX = 40  # largest quantization step considered (libjpeg quality ~ 30 for the lowest luma modes)
 SIGMA0 = 0.4  # initial rounding-noise guess (grey levels, per DCT coefficient)
@@ -49,17 +50,11 @@ class CompatResult:
     clipped: np.ndarray  # (bh, bw) bool, blocks with a clipped channel
 
 
-def _dct_blocks(b: np.ndarray) -> np.ndarray:
-    c = np.einsum("ij,njk,lk->nil", DCT8, b.astype(np.float64) - 128.0, DCT8, optimize=True)
-    return c.reshape(len(b), 64)
-
-
 def _blocks(y: np.ndarray, phase: tuple[int, int]) -> tuple[np.ndarray, int, int]:
     """Orthonormal 8x8 DCT of the blocks of ``y`` on the grid at ``phase``: ((n, 64) coefficients, bh, bw)."""
-    y = y[phase[0] :, phase[1] :]
-    bh, bw = y.shape[0] // 8, y.shape[1] // 8
-    b = y[: bh * 8, : bw * 8].reshape(bh, 8, bw, 8).transpose(0, 2, 1, 3).reshape(bh * bw, 8, 8)
-    return _dct_blocks(b), bh, bw
+    c = dct_blocks(y[phase[0] :, phase[1] :] - 128.0).astype(np.float64)
+    bh, bw = c.shape[:2]
+    return c.reshape(bh * bw, 64), bh, bw
 
 
 def _sampled_blocks(y: np.ndarray, phase: tuple[int, int], bi: np.ndarray, bj: np.ndarray) -> np.ndarray:
@@ -67,7 +62,8 @@ def _sampled_blocks(y: np.ndarray, phase: tuple[int, int], bi: np.ndarray, bj: n
     k = np.arange(8)
     rows = phase[0] + 8 * bi[:, None] + k[None, :]
     cols = phase[1] + 8 * bj[:, None] + k[None, :]
-    return _dct_blocks(y[rows[:, :, None], cols[:, None, :]])
+    b = y[rows[:, :, None], cols[:, None, :]] - 128.0
+    return dctn(b, axes=(1, 2), norm="ortho").reshape(len(b), 64)
 
 
 def _lattice_ll(c: np.ndarray, q: float, sigma: float) -> np.ndarray:
