@@ -6,6 +6,8 @@ import io
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from PIL import Image
 from scipy import ndimage
 
@@ -246,3 +248,35 @@ def test_never_compressed_png_is_not_checkable() -> None:
     rgb = _scene(200, 240, 2)
     res = jpeg_compatibility(np.asarray(load_image(_png(rgb)).gray), rgb)
     assert res is not None and not res.valid
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    h=st.integers(min_value=0, max_value=200),
+    w=st.integers(min_value=0, max_value=200),
+    kind=st.sampled_from(["constant", "noise", "saturated", "stripes"]),
+    seed=st.integers(min_value=0, max_value=10_000),
+)
+def test_compatibility_never_fails_on_odd_pictures(h: int, w: int, kind: str, seed: int) -> None:
+    from pixelsleuth.detectors._jpeg_compat import jpeg_compatibility
+
+    rng = np.random.default_rng(seed)
+    if kind == "constant":
+        rgb = np.full((h, w, 3), rng.integers(0, 256), np.uint8)
+    elif kind == "noise":
+        rgb = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+    elif kind == "saturated":
+        rgb = (rng.random((h, w, 3)) > 0.5).astype(np.uint8) * 255
+    else:
+        rgb = np.broadcast_to(
+            ((np.arange(w) // 3) % 2 * 200).astype(np.uint8)[None, :, None], (h, w, 3)
+        ).copy()
+    y = rgb.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
+    res = jpeg_compatibility(y, rgb)
+    if min(h, w) < 72:
+        assert res is None
+        return
+    assert res is not None
+    assert not res.valid  # none of these was ever a JPEG
+    assert res.miss.shape == ((h - res.phase[0]) // 8, (w - res.phase[1]) // 8)
+    assert np.isfinite(res.miss).all() and float(res.miss.min()) >= 0.0

@@ -34,6 +34,7 @@ PHASE_SAMPLE = (
     200  # blocks sampled per candidate grid phase (500 found the same phase on every checkable test PNG)
 )
 FIT_SAMPLE = 3000  # blocks used to estimate the quantization steps
+MIN_DISTINCT_BLOCKS = 32  # fewer distinct blocks than this: synthetic or repetitive content, not checkable
 MIN_INFORMATIVE = 3  # modes with step >= 4 needed to call the image "previously compressed and checkable"
 MISS_Z, MISS_CAP = 3.0, 2.0  # a coefficient counts from 3 noise sd off the lattice, at most 2 points per mode
 
@@ -133,7 +134,9 @@ def jpeg_compatibility(y: np.ndarray, rgb: np.ndarray | None = None) -> CompatRe
         r = sub[:, big] - step[big] * np.round(sub[:, big] / step[big])
         sigma = float(np.clip(1.4826 * np.median(np.abs(r)), 0.25, 1.5))
     n_inf = int((step >= 4).sum())
-    if n_inf < MIN_INFORMATIVE:
+    # a periodic pattern or a picture of a few repeated blocks fits some lattice by coincidence
+    too_regular = len(np.unique(np.round(sub, 1), axis=0)) < MIN_DISTINCT_BLOCKS
+    if n_inf < MIN_INFORMATIVE or too_regular:
         return CompatResult(
             valid=False,
             phase=phase,
