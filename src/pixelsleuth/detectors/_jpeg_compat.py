@@ -23,7 +23,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import ndimage
 from scipy.fft import dctn
 
 from pixelsleuth.detectors._jpeg_util import dct_blocks
@@ -172,12 +171,11 @@ def jpeg_compatibility(y: np.ndarray, rgb: np.ndarray | None = None) -> CompatRe
     )
 
 
-def miss_map(res: CompatResult, shape: tuple[int, int]) -> np.ndarray:
-    """Per-pixel map (H x W, float32) of the 3x3-block mean of off-lattice points (0 outside the grid)."""
-    sm = ndimage.uniform_filter(res.miss, size=3, mode="nearest")
+def blocks_to_pixels(block_map: np.ndarray, phase: tuple[int, int], shape: tuple[int, int]) -> np.ndarray:
+    """A per-block map of the grid at ``phase`` painted onto an H x W float32 picture (0 outside the grid)."""
     h, w = shape
     out = np.zeros((h, w), dtype=np.float32)
-    r0, c0 = res.phase
-    full = np.repeat(np.repeat(sm, 8, axis=0), 8, axis=1)
+    r0, c0 = phase
+    full = np.repeat(np.repeat(np.asarray(block_map, dtype=np.float32), 8, axis=0), 8, axis=1)
     out[r0 : r0 + full.shape[0], c0 : c0 + full.shape[1]] = full[: h - r0, : w - c0]
     return out

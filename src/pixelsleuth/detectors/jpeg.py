@@ -24,7 +24,7 @@ from typing import Any, ClassVar
 import numpy as np
 from scipy import ndimage
 
-from pixelsleuth.detectors._jpeg_compat import CompatResult, jpeg_compatibility, miss_map
+from pixelsleuth.detectors._jpeg_compat import CompatResult, blocks_to_pixels, jpeg_compatibility
 from pixelsleuth.detectors._jpeg_dq import double_quantization, ghosts, grid_analysis
 from pixelsleuth.detectors._jpeg_util import block_map_to_display, decode_luma, map_gate, read_coefficients
 from pixelsleuth.detectors.base import Context, Detector, Evidence, Family, Finding, Severity, Supports
@@ -40,10 +40,10 @@ GRID_LOCAL_T0, GRID_LOCAL_T1 = (
     0.50,
     0.90,
 )  # local off-grid strength -> map ramp (authentic p99: 97th pct 0.49)
-GHOST_T0, GHOST_T1 = 0.18, 0.35
+GHOST_T0, GHOST_T1 = 0.18, 0.35  # ghost deviation -> map ramp (authentic p99: 97th percentile 0.17)
 # JPEG compatibility of lossless images: 3x3-block mean off-lattice points -> map ramp (0.5 at 2.5 points;
 # 5.7% of the fusion test set's PNG controls have more than 1% of pixels above 2, none above 4)
-COMPAT_T0, COMPAT_T1 = 1.0, 4.0  # ghost deviation -> map ramp (authentic p99: 97th percentile 0.17)
+COMPAT_T0, COMPAT_T1 = 1.0, 4.0
 # logistic model of the double-quantization region (log area, median 3x3-summed LLR inside / 50, concentration)
 DQ_W, DQ_B = (1.7009, 2.5601, 1.1234), 2.2272
 
@@ -315,9 +315,6 @@ class JpegDetector(Detector):
         self, res: CompatResult, shape: tuple[int, int], findings: list[Finding], extra: dict[str, Any]
     ) -> tuple[float, np.ndarray, np.ndarray]:
         """Score, map and reliability from the block-wise JPEG-compatibility test of a lossless image."""
-        h, w = shape
-        miss = miss_map(res, shape)
-        cmap = _ramp(miss, COMPAT_T0, COMPAT_T1)
         sm = ndimage.uniform_filter(res.miss, size=3, mode="nearest")
         block_map = _ramp(sm, COMPAT_T0, COMPAT_T1)
         score, area = _region_score(block_map, min_area=0.004, max_area=0.6)
@@ -345,6 +342,15 @@ class JpegDetector(Detector):
                     data={"fraction": round(flagged, 4), "score": round(score, 4)},
                 )
             )
+        elif flagged > 0.0:
+            findings.append(
+                Finding(
+                    f"{100 * flagged:.1f}% of the 8x8 blocks do not fit the earlier JPEG compression, but they form no "
+                    "compact region of plausible size; not counted as evidence.",
+                    code="jpeg.incompatible_scattered",
+                    data={"fraction": round(flagged, 4)},
+                )
+            )
         else:
             findings.append(
                 Finding(
@@ -353,9 +359,6 @@ class JpegDetector(Detector):
                     code="jpeg.compatible",
                 )
             )
-        rb = np.where(res.clipped, 0.2, 0.8).astype(np.float32)
-        rel = np.full((h, w), 0.1, dtype=np.float32)
-        full = np.repeat(np.repeat(rb, 8, axis=0), 8, axis=1)
-        r0, c0 = res.phase
-        rel[r0 : r0 + full.shape[0], c0 : c0 + full.shape[1]] = full[: h - r0, : w - c0]
+        cmap = blocks_to_pixels(block_map, res.phase, shape)
+        rel = np.maximum(blocks_to_pixels(np.where(res.clipped, 0.2, 0.8), res.phase, shape), 0.1)
         return score, cmap, rel
