@@ -21,7 +21,7 @@ from pixelsleuth.detectors._jpeg_util import (
     to_display,
     to_stored,
 )
-from pixelsleuth.detectors.base import Context
+from pixelsleuth.detectors.base import Context, Supports
 from pixelsleuth.detectors.jpeg import JpegDetector
 from pixelsleuth.detectors.registry import all_detectors
 from pixelsleuth.io.loader import load_image
@@ -207,6 +207,8 @@ def test_png_edit_after_decompression_is_localized(edit: str) -> None:
     ev = JpegDetector().run(load_image(data), Context(profile="default"))
     codes = {f.code for f in ev.findings}
     assert "jpeg.previously_compressed" in codes and "jpeg.incompatible_blocks" in codes
+    hit = next(f for f in ev.findings if f.code == "jpeg.incompatible_blocks")
+    assert hit.supports == Supports.MANIPULATED
     assert ev.score is not None and ev.score >= 0.5
     assert ev.map is not None
     flagged = ev.map > 0.5

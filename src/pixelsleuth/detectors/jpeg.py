@@ -319,7 +319,8 @@ class JpegDetector(Detector):
         block_map = _ramp(sm, COMPAT_T0, COMPAT_T1)
         score, area = _region_score(block_map, min_area=0.004, max_area=0.6)
         flagged = float((block_map > 0.5).mean())
-        low = [int(res.steps[r, c]) for r, c in ((0, 0), (0, 1), (1, 0), (1, 1))]
+        known = res.steps[res.steps >= 2]
+        steps = f"steps {int(known.min())}-{int(known.max())}" if known.size else "steps"
         extra["compatibility"] = {
             "checkable": True,
             "phase": list(res.phase),
@@ -334,11 +335,12 @@ class JpegDetector(Detector):
         if score > 0.0:
             findings.append(
                 Finding(
-                    f"{100 * flagged:.1f}% of the 8x8 blocks no longer fit the earlier JPEG compression (luma steps "
-                    f"{low[0]}, {low[1]}, {low[2]}, {low[3]}, ... estimated from the pixels): those pixels were changed "
-                    "after the image was last decompressed.",
+                    f"{100 * flagged:.1f}% of the 8x8 blocks no longer fit the earlier JPEG compression ({res.n_used} "
+                    f"luma DCT modes checked, quantization {steps} estimated from the pixels): those pixels were "
+                    "changed after the image was last decompressed.",
                     code="jpeg.incompatible_blocks",
                     severity=Severity.STRONG if score >= 0.5 else Severity.WEAK,
+                    supports=Supports.MANIPULATED,
                     data={"fraction": round(flagged, 4), "score": round(score, 4)},
                 )
             )
