@@ -15,7 +15,9 @@ blocks off the lattice. This module
 Blocks with a clipped channel (0 or 255) are excluded: clipping in the decoder moves coefficients off the lattice
 in untouched areas. The luma is recomputed from the stored RGB, whose chroma terms the decoder rounded: that adds a
 block-correlated error of about 1 to the DC coefficient, so the DC term rarely counts and a pure brightness or
-colour shift of a flat area goes unseen unless it also changes the texture. Everything is numpy on arrays; nothing reads files.
+colour shift of a flat area goes unseen unless it also changes the texture.
+
+Everything is numpy on arrays; nothing reads files.
 """
 
 from __future__ import annotations
@@ -29,9 +31,8 @@ from pixelsleuth.detectors._jpeg_util import dct_blocks
 
 Q_MAX = 40  # largest quantization step considered (libjpeg quality ~ 30 for the lowest luma modes)
 SIGMA0 = 0.4  # initial rounding-noise guess (grey levels, per DCT coefficient)
-PHASE_SAMPLE = (
-    200  # blocks sampled per candidate grid phase (500 found the same phase on every checkable test PNG)
-)
+# blocks sampled per candidate grid phase (500 found the same phase on every checkable test PNG)
+PHASE_SAMPLE = 200
 FIT_SAMPLE = 3000  # blocks used to estimate the quantization steps
 MIN_DISTINCT_BLOCKS = 32  # fewer distinct blocks than this: synthetic or repetitive content, not checkable
 MIN_INFORMATIVE = 3  # modes with step >= 4 needed to call the image "previously compressed and checkable"
