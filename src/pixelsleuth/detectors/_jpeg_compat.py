@@ -147,13 +147,18 @@ def jpeg_compatibility(y: np.ndarray, rgb: np.ndarray | None = None) -> CompatRe
             miss=np.zeros((bh, bw), dtype=np.float32),
             clipped=np.zeros((bh, bw), dtype=bool),
         )
-    used = step >= max(2.0, 5.0 * sigma)
+    # each mode's own noise: the decoder's rounded chroma terms add a block-correlated error to the recomputed luma,
+    # about 1 grey level on the DC coefficient and less on the lowest AC ones
+    q = np.maximum(step, 1.0)
+    r_sub = sub - q * np.round(sub / q)
+    sig_k = np.clip(1.4826 * np.median(np.abs(r_sub), axis=0), sigma, 1.5)
+    used = step >= np.maximum(2.0, 5.0 * sig_k)
     total = np.zeros(len(coef))
     miss = np.zeros(len(coef))
     for k in np.flatnonzero(used):
-        total += _lattice_ll(coef[:, k], step[k], sigma)
-        if step[k] >= 8.0 * sigma:  # a miss of 3 sd is only possible where half a step exceeds 4 sd
-            r = np.abs(coef[:, k] - step[k] * np.round(coef[:, k] / step[k])) / sigma
+        total += _lattice_ll(coef[:, k], step[k], sig_k[k])
+        if step[k] >= 8.0 * sig_k[k]:  # a miss of 3 sd is only possible where half a step exceeds 4 sd
+            r = np.abs(coef[:, k] - step[k] * np.round(coef[:, k] / step[k])) / sig_k[k]
             miss += np.clip(r - MISS_Z, 0.0, MISS_CAP)
     clipped = _clipped_blocks(rgb, phase, bh, bw) if rgb is not None else np.zeros((bh, bw), dtype=bool)
     miss = miss.reshape(bh, bw)
