@@ -10,6 +10,7 @@ ORDER = [
     "analyze_speed.md",
     "false_alarms.md",
     "false_alarms_png.md",
+    "false_alarms_png_q75.md",
     "harness.md",
     "ela.md",
     "noise_jpeg.md",
