@@ -53,7 +53,8 @@ class CompatResult:
 
 def _blocks(y: np.ndarray, phase: tuple[int, int]) -> tuple[np.ndarray, int, int]:
     """Orthonormal 8x8 DCT of the blocks of ``y`` on the grid at ``phase``: ((n, 64) coefficients, bh, bw)."""
-    c = dct_blocks(y[phase[0] :, phase[1] :] - 128.0)  # float32: 1e-4 grey levels, far below the rounding noise
+    # float32: errors of 1e-4 grey levels, far below the rounding noise
+    c = dct_blocks(y[phase[0] :, phase[1] :] - 128.0)
     bh, bw = c.shape[:2]
     return c.reshape(bh * bw, 64), bh, bw
 
@@ -98,8 +99,8 @@ def _clipped_blocks(rgb: np.ndarray, phase: tuple[int, int], bh: int, bw: int) -
     return c.reshape(bh, 8, bw, 8).any(axis=(1, 3))
 
 
-def find_phase(y: np.ndarray) -> tuple[tuple[int, int], float]:
-    """Grid phase with the strongest lattice evidence over a fixed sample of blocks, and its margin."""
+def find_phase(y: np.ndarray) -> tuple[int, int]:
+    """Grid phase with the strongest lattice evidence over a fixed sample of blocks."""
     h, w = y.shape
     gh, gw = h // 8 - 1, w // 8 - 1  # blocks that exist at every phase
     idx = np.sort(np.random.default_rng(0).choice(gh * gw, size=min(PHASE_SAMPLE, gh * gw), replace=False))
@@ -109,9 +110,8 @@ def find_phase(y: np.ndarray) -> tuple[tuple[int, int], float]:
         for c in range(8):
             coef = _sampled_blocks(y, (r, c), bi, bj)
             scores[r, c] = _mode_steps(coef, SIGMA0, 16, min_n=12)[1].sum()
-    flat = np.sort(scores.ravel())
     ph = np.unravel_index(int(np.argmax(scores)), scores.shape)
-    return (int(ph[0]), int(ph[1])), float(flat[-1] - flat[-2])
+    return int(ph[0]), int(ph[1])
 
 
 def jpeg_compatibility(y: np.ndarray, rgb: np.ndarray | None = None) -> CompatResult | None:
@@ -121,7 +121,7 @@ def jpeg_compatibility(y: np.ndarray, rgb: np.ndarray | None = None) -> CompatRe
     y = np.asarray(y, dtype=np.float32)  # float32 throughout: a 100 MP picture needs about 1 GB, not 2
     if y.shape[0] < 72 or y.shape[1] < 72:
         return None
-    phase, _ = find_phase(y)
+    phase = find_phase(y)
     coef, bh, bw = _blocks(y, phase)
     sub = coef[:: max(1, len(coef) // FIT_SAMPLE)]
     sigma = SIGMA0
