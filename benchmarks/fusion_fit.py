@@ -309,6 +309,16 @@ def report(recs: list[dict[str, Any]], cal: dict[str, Any], title: str) -> str:
     for d in MANIP:
         lines.append(line(f"{d} alone", singles[d]))
     lines.append(line("all-ones map, constant score 1", ones))
+    # fused F1-best per type and file format of the forgery (PNG: the JPEG-compatibility test applies)
+    fmts = sorted({r["format"] for r in recs if r["label"] == 1})
+    rows = run(recs, cal, full=True)
+    lines += ["", "| type | " + " | ".join(fmts) + " |", "|---|" + "---|" * len(fmts)]
+    for t in fused["per_type"]:
+        cells = []
+        for fm in fmts:
+            v = [x["f1_best"] for x in rows if x["label"] == 1 and x["type"] == t and x["format"] == fm]
+            cells.append(f"{np.mean(v):.2f} ({len(v)})" if v else "–")
+        lines.append(f"| {t} | " + " | ".join(cells) + " |")
     lines += [
         "",
         f"Of the authentic controls, {fused['n_web']} are unedited web photos (not synthesizer output): "
