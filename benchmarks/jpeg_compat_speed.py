@@ -25,7 +25,9 @@ def main() -> None:
     ap.add_argument("--data", type=Path, default=Path("../shared/data"))
     ap.add_argument("--repeats", type=int, default=3)
     a = ap.parse_args()
-    first = sorted(p for p in (a.data / "photos" / "full").iterdir() if p.suffix.lower() in (".jpg", ".jpeg"))[0]
+    first = sorted(
+        p for p in (a.data / "photos" / "full").iterdir() if p.suffix.lower() in (".jpg", ".jpeg")
+    )[0]
     src = Image.open(first).convert("RGB")
     det = JpegDetector()
     for side in (512, 1024, 2048):
@@ -43,7 +45,9 @@ def main() -> None:
             times.append(time.perf_counter() - t)
         best, mp = min(times), img.megapixels
         checkable = ev.extra.get("compatibility", {}).get("checkable")
-        print(f"{img.width}x{img.height} ({mp:.2f} MP): {best:.2f} s, {best / mp:.2f} s/MP, checkable {checkable}")
+        print(
+            f"{img.width}x{img.height} ({mp:.2f} MP): {best:.2f} s, {best / mp:.2f} s/MP, checkable {checkable}"
+        )
 
 
 if __name__ == "__main__":

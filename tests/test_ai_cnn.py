@@ -118,4 +118,6 @@ def test_fast_profile_reads_the_central_tile() -> None:
     assert len(fast.extra["tile_scores"]) == 1
     assert len(AICnn().run(_img(rgb), Context()).extra["tile_scores"]) == 9
     centre = rgb[(512 - 224) // 2 : (512 + 224) // 2, (700 - 224) // 2 : (700 + 224) // 2]
-    assert fast.extra["logit"] == pytest.approx(float(cnn_logits([np.ascontiguousarray(centre)])[0]), abs=1e-6)
+    assert fast.extra["logit"] == pytest.approx(
+        float(cnn_logits([np.ascontiguousarray(centre)])[0]), abs=1e-6
+    )

@@ -234,6 +234,24 @@ def test_png_of_an_unedited_jpeg_is_compatible() -> None:
     assert (steps[known] == table[known]).mean() > 0.8
 
 
+def test_compatibility_steps_survive_large_saturated_areas() -> None:
+    """Blocks with a clamped pixel are off the lattice and are left out of the step estimate; a picture whose left
+    half is blown out still yields the true steps of the lowest modes."""
+    from pixelsleuth.detectors._jpeg_compat import jpeg_compatibility
+
+    scene = _scene(256, 256, 4).astype(np.float32)
+    scene[:, :136] += 200.0  # a blown-out sky over the left half: the decoder clamps its blocks at 255
+    data = _jpeg(np.clip(scene, 0, 255).astype(np.uint8), 75)
+    rgb = _decode(data)
+    clipped = ((rgb == 255) | (rgb == 0)).any(axis=2).reshape(32, 8, 32, 8).any(axis=(1, 3))
+    assert clipped.mean() > 0.45
+    res = jpeg_compatibility(np.asarray(load_image(_png(rgb)).gray), rgb)
+    assert res is not None and res.valid
+    table = np.asarray(Image.open(io.BytesIO(data)).quantization[0]).reshape(8, 8)
+    low = [(0, 1), (1, 0), (1, 1), (0, 2), (2, 0)]
+    assert sum(int(res.steps[r, c] == table[r, c]) for r, c in low) >= 4
+
+
 def test_compatibility_finds_a_cropped_grid() -> None:
     from pixelsleuth.detectors._jpeg_compat import jpeg_compatibility
 

@@ -34,6 +34,7 @@ SIGMA0 = 0.4  # initial rounding-noise guess (grey levels, per DCT coefficient)
 # blocks sampled per candidate grid phase (500 found the same phase on every checkable test PNG)
 PHASE_SAMPLE = 200
 FIT_SAMPLE = 3000  # blocks used to estimate the quantization steps
+MIN_FIT_BLOCKS = 200  # fewer unclipped blocks than this: estimate the steps on all blocks
 MIN_DISTINCT_BLOCKS = 32  # fewer distinct blocks than this: synthetic or repetitive content, not checkable
 MIN_INFORMATIVE = 3  # modes with step >= 4 needed to call the image "previously compressed and checkable"
 MISS_Z, MISS_CAP = 3.0, 2.0  # a coefficient counts from 3 noise sd off the lattice, at most 2 points per mode
@@ -123,7 +124,11 @@ def jpeg_compatibility(y: np.ndarray, rgb: np.ndarray | None = None) -> CompatRe
         return None
     phase = find_phase(y)
     coef, bh, bw = _blocks(y, phase)
-    sub = coef[:: max(1, len(coef) // FIT_SAMPLE)]
+    clipped = _clipped_blocks(rgb, phase, bh, bw) if rgb is not None else np.zeros((bh, bw), dtype=bool)
+    # the steps are estimated on unclipped blocks: a clamped pixel puts its block off the lattice, and in a picture
+    # with large saturated areas (a third of the blocks or more) they outvote the rest and every step reads as 1
+    fit_pool = coef[~clipped.ravel()] if (~clipped).sum() >= MIN_FIT_BLOCKS else coef
+    sub = fit_pool[:: max(1, len(fit_pool) // FIT_SAMPLE)]
     sigma = SIGMA0
     step = np.ones(64)
     for _ in range(2):
@@ -160,7 +165,6 @@ def jpeg_compatibility(y: np.ndarray, rgb: np.ndarray | None = None) -> CompatRe
         if step[k] >= 8.0 * sig_k[k]:  # a miss of 3 sd is only possible where half a step exceeds 4 sd
             r = np.abs(coef[:, k] - step[k] * np.round(coef[:, k] / step[k])) / sig_k[k]
             miss += np.clip(r - MISS_Z, 0.0, MISS_CAP)
-    clipped = _clipped_blocks(rgb, phase, bh, bw) if rgb is not None else np.zeros((bh, bw), dtype=bool)
     miss = miss.reshape(bh, bw)
     miss[clipped] = 0.0
     # checkable: enough modes with a real step, and most blocks do fit the lattice
