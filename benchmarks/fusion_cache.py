@@ -85,7 +85,18 @@ def main() -> None:
         {"set": str(sd), "id": r["id"], "type": r["type"], "label": r["label"], "format": r["format"]}
         for sd, r in items
     ]
-    (args.out / "items.json").write_text(json.dumps(listing, indent=0))
+    # keep the entries of earlier runs on other sets (a refresh of one set must not drop the others), and replace
+    # the file rather than rewrite it in place (a cache copied with hard links keeps its own listing)
+    listed = {(x["set"], x["id"]) for x in listing}
+    old_path = args.out / "items.json"
+    if old_path.exists():
+        for x in json.loads(old_path.read_text()):
+            key = f"{Path(x['set']).name}__{x['id']}"
+            if (x["set"], x["id"]) not in listed and (args.out / f"{key}.npz").exists():
+                listing.append(x)
+    tmp_list = args.out / "items.json.tmp"
+    tmp_list.write_text(json.dumps(listing, indent=0))
+    tmp_list.replace(old_path)
     t0 = time.time()
     for k, (sd, r) in enumerate(items):
         key = f"{sd.name}__{r['id']}"
