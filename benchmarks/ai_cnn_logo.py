@@ -38,8 +38,12 @@ SEED = 20261201
 
 
 class TinyResidualNet(nn.Module):
-    def __init__(self) -> None:
+    """``rgb=False``: the network sees only the fixed Laplacian residual, not the colours themselves (an experiment:
+    content is what differs most between generators and photos, the residual is where up-sampling traces live)."""
+
+    def __init__(self, rgb: bool = True) -> None:
         super().__init__()
+        self.rgb = rgb
         lap = torch.tensor([[0, -1, 0], [-1, 4, -1], [0, -1, 0]], dtype=torch.float32) / 4.0
         self.register_buffer("hp", lap.expand(3, 1, 3, 3).clone())
 
@@ -49,14 +53,18 @@ class TinyResidualNet(nn.Module):
             )
 
         self.body = nn.Sequential(
-            block(6, 16, 1), block(16, 32, 2), block(32, 48, 2), block(48, 64, 2), block(64, 64, 1)
+            block(6 if rgb else 3, 16, 1),
+            block(16, 32, 2),
+            block(32, 48, 2),
+            block(48, 64, 2),
+            block(64, 64, 1),
         )
         self.head = nn.Linear(128, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = x / 255.0
         r = nn.functional.conv2d(x, self.hp, padding=1, groups=3) * 8.0
-        f = self.body(torch.cat([x - 0.5, r], dim=1))
+        f = self.body(torch.cat([x - 0.5, r], dim=1) if self.rgb else r)
         return self.head(torch.cat([f.mean(dim=(2, 3)), f.amax(dim=(2, 3))], dim=1))[:, 0]
 
 
@@ -75,8 +83,10 @@ def views(items: list[dict], rng: np.random.Generator) -> tuple[np.ndarray, np.n
     return tr, ev, np.array([it["label"] for it in items])
 
 
-def train(x: np.ndarray, y: np.ndarray, steps: int, rng: np.random.Generator) -> TinyResidualNet:
-    net = TinyResidualNet()
+def train(
+    x: np.ndarray, y: np.ndarray, steps: int, rng: np.random.Generator, rgb: bool = True
+) -> TinyResidualNet:
+    net = TinyResidualNet(rgb=rgb)
     opt = torch.optim.AdamW(net.parameters(), lr=2e-3, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=2e-3, total_steps=steps)
     pos, neg = np.nonzero(y == 1)[0], np.nonzero(y == 0)[0]

@@ -61,13 +61,16 @@ def build_views(items: list[dict]) -> dict[str, np.ndarray]:
     return out
 
 
+RGB_INPUT = True  # --residual-only sets False
+
+
 def train(
     views: dict[str, np.ndarray], idx: np.ndarray, y: np.ndarray, steps: int, seed: int
 ) -> TinyResidualNet:
     """ai_cnn_logo's training loop on the TRAIN_KEYS views of ``idx``, seeded by ``seed``."""
     torch.manual_seed(seed)
     x = np.stack([views[k][idx] for k in TRAIN_KEYS], axis=1)  # n x V x 224 x 224 x 3
-    return train_logo(x, y[idx], steps, np.random.default_rng(seed))
+    return train_logo(x, y[idx], steps, np.random.default_rng(seed), rgb=RGB_INPUT)
 
 
 def real_stats(
@@ -105,7 +108,14 @@ def main() -> None:
         "generators' other-half prompts and the other-half real photos), and write everything to this .npz instead "
         "of cnn_oof.npz: the inputs of a nested stack (see ai_train.py --nested)",
     )
+    ap.add_argument(
+        "--residual-only",
+        action="store_true",
+        help="the network sees the Laplacian residual only, not the RGB values (experiment, docs/bench/ai_generated.md)",
+    )
     a = ap.parse_args()
+    global RGB_INPUT
+    RGB_INPUT = not a.residual_only
     torch.set_num_threads(2)
     t_all = time.time()
     items = json.loads(A.SPLITS.read_text())["items"]
