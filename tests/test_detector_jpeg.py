@@ -134,6 +134,27 @@ def test_pasted_single_compressed_region_is_localized() -> None:
     assert float((ev_a.map > 0.5).mean()) < 0.05
 
 
+def test_finer_first_compression_is_found_and_localized() -> None:
+    """A JPEG 94 host (steps of 2 where q90 has 3) with a never-compressed region pasted in, saved at 90: the hard
+    case of double quantization. The modes with steps 2 -> 3 must be found with their true first step, no mode may
+    claim a first step coarser than the current one, and the map must rank the pasted region above the rest."""
+    from sklearn.metrics import roc_auc_score
+
+    from pixelsleuth.detectors.jpeg import DQ_GAIN_MIN
+
+    forged, auth, mask = _forgery(94, 90, seed=2)
+    for data in (forged, auth):
+        lc = read_coefficients(load_image(data))
+        assert lc is not None
+        dq = double_quantization(lc.coef, lc.qt, decode_luma(lc.coef, lc.qt))
+        assert dq.gain >= DQ_GAIN_MIN
+        assert len(dq.q1) >= 3 and all(v == 2 for v in dq.q1.values())
+    ev = JpegDetector().run(load_image(forged), Context(profile="default"))
+    assert ev.extra["double_quantization"]["detected"] is True
+    assert ev.map is not None
+    assert roc_auc_score(mask.ravel(), ev.map.ravel()) > 0.8
+
+
 def test_orientation_maps_to_display() -> None:
     """An EXIF-rotated file: the map must follow the displayed picture, not the stored raster."""
     forged, _, mask = _forgery(60, 90, seed=4)

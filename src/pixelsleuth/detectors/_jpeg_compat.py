@@ -126,7 +126,7 @@ def jpeg_compatibility(y: np.ndarray, rgb: np.ndarray | None = None) -> CompatRe
     coef, bh, bw = _blocks(y, phase)
     clipped = _clipped_blocks(rgb, phase, bh, bw) if rgb is not None else np.zeros((bh, bw), dtype=bool)
     # the steps are estimated on unclipped blocks: a clamped pixel puts its block off the lattice, and in a picture
-    # with large saturated areas (a third of the blocks or more) they outvote the rest and every step reads as 1
+    # with large saturated areas (a third of the blocks or more) they can outvote the rest, and a step then reads as 1
     fit_pool = coef[~clipped.ravel()] if (~clipped).sum() >= MIN_FIT_BLOCKS else coef
     sub = fit_pool[:: max(1, len(fit_pool) // FIT_SAMPLE)]
     sigma = SIGMA0

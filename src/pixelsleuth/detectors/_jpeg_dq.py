@@ -18,7 +18,8 @@ MODE_GAIN_MIN = 0.002  # mean LL gain per block for a mode to count as double-qu
 # A first step coarser than the current one must explain the histogram much better: without this, a mode whose true
 # first step is finer (a camera JPEG re-saved at q90) often fits a spurious coarse step (17-24 for a current step of
 # 2-3) with gains of 0.002-0.012, whose per-block evidence only follows texture (zero vs non-zero coefficients).
-# Measured on the fusion fit set's unedited JPEG q90 re-saves: correct coarse fits have gains >= 0.03.
+# Measured on the unedited JPEG q90 re-saves of the fusion fit and test sets (benchmarks/jpeg_dq_finer_first.py):
+# correct coarse fits have gains >= 0.03.
 COARSE_GAIN_MIN = 0.015
 
 
