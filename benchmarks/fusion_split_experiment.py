@@ -20,7 +20,7 @@ import fusion_fit as F
 def load_split(cache: Path) -> list[dict[str, Any]]:
     recs = F.load(cache)
     for r in recs:
-        if r["format"] != "JPEG":
+        if r["format"] not in ("JPEG", "JPG"):  # synthesizer JPEGs say JPEG, the unedited .jpg photos JPG
             for e in r["evs"]:
                 if e.detector == "jpeg":
                     e.detector = "jpeg_compat"
