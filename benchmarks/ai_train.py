@@ -14,7 +14,7 @@ Reads the feature cache written by benchmarks/ai_data.py (run that first), then:
    20% FPR on real photos (OOF).
 4. Trains the shipped models on all data and writes src/pixelsleuth/models/trained/ai_*.json.
 
-Usage: python benchmarks/ai_train.py [--no-write] [--cache DIR]
+Usage: python benchmarks/ai_train.py [--no-write] [--cache DIR]   (--no-write: print the tables only, write nothing)
 """
 
 from __future__ import annotations
@@ -514,10 +514,10 @@ def main() -> None:
     if a.results_out:
         Path(a.results_out).write_text(json.dumps(results, indent=1))
         return
+    if a.no_write:  # an experiment: print only, leave the shipped results, plot and models alone
+        return
     (HERE / "ai_results.json").write_text(json.dumps(results, indent=1))
     reliability_png(cals, ROOT / "docs/bench/ai_generated_reliability.png")
-    if a.no_write:
-        return
     # ---- final models on all data
     allidx = np.arange(len(d["labels"]))
     TRAINED.mkdir(parents=True, exist_ok=True)
