@@ -321,3 +321,65 @@ def test_compatibility_never_fails_on_odd_pictures(h: int, w: int, kind: str, se
     assert not res.valid  # none of these was ever a JPEG
     assert res.miss.shape == ((h - res.phase[0]) // 8, (w - res.phase[1]) // 8)
     assert np.isfinite(res.miss).all() and float(res.miss.min()) >= 0.0
+
+
+def _na_forgery(
+    shift: tuple[int, int], q1: int = 65, q2: int = 90, seed: int = 5
+) -> tuple[bytes, bytes, np.ndarray]:
+    """(forged, authentic, mask): a JPEG q1 host cropped by ``shift`` (so its grid no longer matches the final one),
+    a never-compressed region pasted in, saved at q2; the authentic file is the cropped host alone, saved at q2."""
+    dy, dx = shift
+    host = _scene(336, 336, seed)
+    first = _decode(_jpeg(host, q1))[dy : dy + 320, dx : dx + 320]
+    donor = _scene(320, 320, seed + 100)
+    mask = np.zeros((320, 320), bool)
+    mask[90:200, 110:230] = True
+    forged = first.copy()
+    forged[mask] = donor[mask]
+    return _jpeg(forged, q2), _jpeg(np.ascontiguousarray(first), q2), mask
+
+
+def test_periodicity_statistic_finds_a_lattice() -> None:
+    from pixelsleuth.detectors._jpeg_nadq import SEARCH_Q, _rayleigh_hist
+
+    rng = np.random.default_rng(0)
+    smooth = rng.laplace(0, 25, 4000)  # a coefficient-like density without any lattice
+    lattice = np.rint(smooth / 9) * 9 + rng.normal(0, 1.0, smooth.size)
+    r = _rayleigh_hist(np.stack([smooth, lattice]), SEARCH_Q)
+    assert SEARCH_Q[int(np.argmax(r[1]))] == 9 and r[1].max() > 200
+    assert r[0].max() < 15  # exponential law of mean 1 under no periodicity: 23 draws stay small
+
+
+def test_non_aligned_double_compression_is_found_and_localized() -> None:
+    """A JPEG 65 host cropped by (3, 5) px, a never-compressed region pasted in, saved at 90: the earlier grid is
+    found at the shift (5, 3) and the map ranks the pasted region above the rest. Fails without the non-aligned
+    model (the aligned double-quantization model sees nothing here)."""
+    from sklearn.metrics import roc_auc_score
+
+    forged, auth, mask = _na_forgery((3, 5))
+    det = JpegDetector()
+    ev = det.run(load_image(forged), Context(profile="default"))
+    na = ev.extra["na_double_quantization"]
+    assert na["detected"] is True and na["shift"] == [5, 3]
+    # 0.88 without the non-aligned model (the off-grid blockiness map and ghosts), 0.997 with it
+    assert ev.map is not None and roc_auc_score(mask.ravel(), ev.map.ravel()) > 0.95
+    assert any(f.code == "jpeg.na_double_compressed" for f in ev.findings)
+    ev_a = det.run(load_image(auth), Context(profile="default"))
+    assert ev_a.extra["na_double_quantization"]["detected"] is True  # cropped between two compressions
+    assert ev_a.map is not None and float((ev_a.map > 0.5).mean()) < 0.02
+
+
+@pytest.mark.parametrize("case", ["single", "aligned", "one_axis"])
+def test_non_aligned_model_is_silent_without_a_shifted_first_compression(case: str) -> None:
+    """Single compression, aligned double compression, and a crop along one axis only (whose shifts the search
+    leaves out, as the last grid's lattice leaks into them) must not report a shifted earlier grid."""
+    host = _scene(320, 320, 7)
+    if case == "single":
+        data = _jpeg(host, 90)
+    elif case == "aligned":
+        data = _jpeg(_decode(_jpeg(host, 65)), 90)
+    else:
+        big = _scene(336, 336, 7)
+        data = _jpeg(np.ascontiguousarray(_decode(_jpeg(big, 65))[0:320, 4:324]), 90)
+    ev = JpegDetector().run(load_image(data), Context(profile="default"))
+    assert ev.extra["na_double_quantization"]["detected"] is False
