@@ -5,14 +5,17 @@ compressed again, keeps the first compression on a grid that the last one does n
 block DCT coefficients of the decoded picture sit close to multiples of the first quantization steps (the second
 compression only adds small noise); on any other grid they do not. So:
 
-1. **Search.** For each of the 63 shifts other than the last compression's grid, and for the DC and the two lowest AC
-   modes, the coefficients of a sample of blocks are tested for periodicity: for a candidate step ``Q``, the
-   Rayleigh statistic ``R = n |mean(exp(2 pi i u / Q))|^2`` over the ``n`` coefficients with ``|u| >= Q / 2``
-   (zeros carry no information). Under no periodicity ``R`` follows an exponential law of mean 1. The shift whose
-   summed ``log(1 + max_Q R)`` stands out from the median of the other shifts is the earlier grid.
+1. **Search.** For each of the 49 shifts whose row and column phases both differ from the last compression's grid
+   (see :func:`search_shift` for why the others are left out), and for the DC and the two lowest AC modes, the
+   coefficients of a sample of blocks are tested for periodicity: for a candidate step ``Q`` at least 1.5 times the
+   last step, the Rayleigh statistic ``R = n |mean(exp(2 pi i u / Q))|^2`` over the ``n`` coefficients with
+   ``|u| >= Q / 2`` (zeros carry no information), computed on their histogram minus its moving average over one
+   period so that the slope of the density does not bias the phases. Under no periodicity ``R`` is about
+   exponential with mean 1. The shift whose summed ``log(1 + max_Q R)`` stands out from the median shift is the
+   earlier grid.
 2. **Map.** On that grid, every block's informative coefficients (modes whose step is found, ``|u| >= Q / 2``)
    vote ``cos(2 pi u / Q)``: about ``exp(-2 pi^2 sigma^2 / Q^2)`` where the first compression is present, about 0
-   where it is not (content pasted in after it, or regenerated). The votes are pooled over 5 x 5 blocks.
+   where it is not (content pasted in after it, or regenerated). The votes are pooled over 7 x 7 blocks.
 
 All arrays are in the stored orientation; the detector maps them to display coordinates.
 """
@@ -36,21 +39,22 @@ MAP_Q = np.arange(2, 25)
 SEARCH_SIDE = 640  # the grid search looks at a centred crop of at most this many pixels a side
 SEARCH_BLOCKS = 2000  # ... and at most this many of its blocks per shift
 MODE_R_MIN = 30.0  # Rayleigh statistic a map mode needs at the chosen grid (null mean 1)
-POOL = 7
-STEP_RATIO = 1.5
+POOL = 7  # blocks a side over which the map's votes are pooled
+STEP_RATIO = 1.5  # a candidate first step is at least this many times the last step
 
 
 @dataclass
 class NAResult:
-    shift: (
-        tuple[int, int] | None
-    )  # (row, col) offset of the earlier grid in the stored image, None if not found
-    contrast: float  # the best shift's summed log-Rayleigh statistic minus the median over shifts
-    steps: dict[str, int] = field(default_factory=dict)  # mode "r,c" -> first-compression step on that grid
-    vote: np.ndarray | None = (
-        None  # (bh', bw') pooled periodicity vote on the shifted grid, NaN = no information
-    )
-    expected: float = 0.0  # typical vote of a block that kept the first compression (90th percentile)
+    """``shift``: (row, col) offset of the earlier grid in the stored image; ``contrast``: its search statistic;
+    ``steps``: mode "r,c" -> first-compression step found on that grid; ``vote``: (bh', bw') pooled periodicity
+    vote on the shifted grid (NaN = no information); ``expected``: the typical vote of a block that kept the first
+    compression (90th percentile)."""
+
+    shift: tuple[int, int] | None
+    contrast: float
+    steps: dict[str, int] = field(default_factory=dict)
+    vote: np.ndarray | None = None
+    expected: float = 0.0
 
 
 _BIN = 2  # histogram bins per coefficient unit
