@@ -1,4 +1,4 @@
-"""JPEG-compression evidence: aligned double quantization, blocking-grid alignment and JPEG ghosts.
+"""JPEG-compression evidence: aligned and non-aligned double quantization, blocking-grid alignment, ghosts.
 
 * **aligned double quantization** (every profile): when a JPEG is decoded, edited and saved again on the same
   8x8 grid, the DCT histograms of the untouched area carry the periodic fingerprint of the first quantization,
@@ -8,6 +8,10 @@
 * **grid alignment** (default/thorough; also for non-JPEG inputs): the 8x8 blocking pattern is measured from the
   pixels; a dominant grid that is not the file's own grid means the picture was cropped after an earlier JPEG
   compression, and a local grid at another phase flags a pasted, previously compressed region.
+* **non-aligned double quantization** (default/thorough, JPEG files): a picture cropped between two compressions
+  keeps the first one on a shifted grid, where its DCT coefficients sit near multiples of the first steps; the
+  shifted grid is searched for by integer periodicity, and the blocks that lost the periodicity (pasted after the
+  crop) are mapped (``_jpeg_nadq``; map and finding, no score).
 * **JPEG compatibility** (default/thorough, lossless files only): a decoded JPEG saved as PNG/TIFF keeps its DCT
   coefficients on the quantization lattice in every untouched 8x8 block; blocks changed after decompression fall
   off it. The grid phase and the steps are estimated from the pixels (``_jpeg_compat``).
