@@ -102,8 +102,9 @@ def _rayleigh_hist(u: np.ndarray, qs: np.ndarray) -> np.ndarray:
 
 def _mode_planes(y: np.ndarray, modes: list[tuple[int, int]]) -> np.ndarray:
     """Coefficient of every mode for the 8x8 block starting at every pixel: shape (len(modes), H - 7, W - 7)."""
-    rows = {r: sliding_window_view(y, 8, axis=0) @ _D[r] for r in {m[0] for m in modes}}  # (H-7, W)
-    return np.stack([sliding_window_view(rows[r], 8, axis=1) @ _D[c] for r, c in modes])
+    d = _D.astype(y.dtype)
+    rows = {r: sliding_window_view(y, 8, axis=0) @ d[r] for r in {m[0] for m in modes}}  # (H-7, W)
+    return np.stack([sliding_window_view(rows[r], 8, axis=1) @ d[c] for r, c in modes])
 
 
 def _keep(textured: np.ndarray | None, rows: np.ndarray, cols: np.ndarray) -> np.ndarray | None:
@@ -149,14 +150,14 @@ def search_shift(
     # shifts sharing a row or column phase with the last grid are left out: their blocks keep most of a block of the
     # last grid along that axis, so its lattice leaks into theirs (single-compressed JPEGs score up to 10 there)
     shifts = [(dy, dx) for dy in range(8) for dx in range(8) if dy != last[0] and dx != last[1]]
+    # for every block origin of the crop at once (sliced per shift below)
+    keep = _keep(textured, y0 + np.arange(planes.shape[1]), x0 + np.arange(planes.shape[2]))
+    if keep is not None:
+        planes = np.where(keep[None], planes, np.nan)
     us = []
     for dy, dx in shifts:
         ry, rx = (dy - y0) % 8, (dx - x0) % 8  # block origins of this shift inside the crop
-        u = planes[:, ry : ry + 8 * nb : 8, rx : rx + 8 * nb : 8]
-        keep = _keep(textured, y0 + ry + 8 * np.arange(nb), x0 + rx + 8 * np.arange(nb))
-        if keep is not None:
-            u = np.where(keep[None], u, np.nan)
-        us.append(u.reshape(len(SEARCH_MODES), -1))
+        us.append(planes[:, ry : ry + 8 * nb : 8, rx : rx + 8 * nb : 8].reshape(len(SEARCH_MODES), -1))
     u = np.stack(us)  # (shifts, modes, blocks)
     if u.shape[2] > SEARCH_BLOCKS:
         u = u[:, :, np.random.default_rng(seed).choice(u.shape[2], SEARCH_BLOCKS, replace=False)]
