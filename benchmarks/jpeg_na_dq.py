@@ -27,6 +27,8 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+from manip_noise_jpeg_common import all_ones_f1, inverse_cases  # noqa: E402
+
 from pixelsleuth.bench.metrics import pixel_f1_best  # noqa: E402
 from pixelsleuth.bench.synth import split_of  # noqa: E402
 from pixelsleuth.detectors.base import Context  # noqa: E402
@@ -37,10 +39,6 @@ from pixelsleuth.io import load_image  # noqa: E402
 def _run(det: JpegDetector, data: str | bytes) -> tuple[dict, np.ndarray | None]:
     ev = det.analyze(load_image(data), Context(profile="default"))
     return ev.extra.get("na_double_quantization", {}), ev.map
-
-
-def _ones(mask: np.ndarray) -> float:
-    return 2 * mask.mean() / (1 + mask.mean())
 
 
 def main() -> None:
@@ -72,7 +70,7 @@ def main() -> None:
             pos.append((na.get("contrast", 0.0), hit) if findable else (float("nan"), hit))
             if it["label"] == 1 and findable:
                 mask = np.asarray(Image.open(sd / it["mask"])) > 0
-                forged.append((f"q{p['q1']}->{p['q2']}", pixel_f1_best(m, mask)[0], _ones(mask)))
+                forged.append((f"q{p['q1']}->{p['q2']}", pixel_f1_best(m, mask)[0], all_ones_f1(mask)))
     print(f"## Synthesizer sets ({', '.join(s.name for s in args.set)})\n")
     negs = np.array(neg)
     print(
@@ -110,13 +108,13 @@ def main() -> None:
             f"{c.max():.2f}; detected {np.mean([bool(g.get('detected')) for g in got]):.1%}"
         )
     if args.na:
-        from manip_noise_jpeg_common import inverse_cases
-
         rows = []
         for case in inverse_cases("test", n=args.na, aligned=False):
             na, m = _run(det, case.data)
             if case.forged:
-                rows.append((bool(na.get("detected")), pixel_f1_best(m, case.mask)[0], _ones(case.mask)))
+                rows.append(
+                    (bool(na.get("detected")), pixel_f1_best(m, case.mask)[0], all_ones_f1(case.mask))
+                )
             else:
                 rows.append((bool(na.get("detected")), float("nan"), float("nan")))
         f = [r for r in rows if np.isfinite(r[1])]
