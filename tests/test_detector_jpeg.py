@@ -350,6 +350,30 @@ def test_periodicity_statistic_finds_a_lattice() -> None:
     assert r[0].max() < 15  # exponential law of mean 1 under no periodicity: 23 draws stay small
 
 
+@pytest.mark.parametrize("size", [2, 5, 8, 13, 48])
+def test_detrending_by_adjoint_equals_filtering_the_histogram(size: int) -> None:
+    """The search folds 'histogram minus its moving average' into its phase tables: (h - U h) . c == h . (c - U.T c).
+    Checked against scipy's own moving average, whose window placement for even sizes this must match."""
+    from pixelsleuth.detectors._jpeg_nadq import _adjoint_moving_average
+
+    rng = np.random.default_rng(size)
+    h, c = rng.random(101), rng.normal(size=101)
+    lhs = float(((h - ndimage.uniform_filter1d(h, size=size, mode="constant")) * c).sum())
+    assert lhs == pytest.approx(float((h * (c - _adjoint_moving_average(c, size))).sum()), rel=1e-9, abs=1e-9)
+
+
+def test_mode_planes_are_block_dcts_at_every_origin() -> None:
+    from pixelsleuth.detectors._jpeg_nadq import SEARCH_MODES, _mode_planes
+    from pixelsleuth.detectors._jpeg_util import dct_blocks as blocks
+
+    y = np.random.default_rng(3).random((29, 34)) * 255.0
+    planes = _mode_planes(y, SEARCH_MODES)
+    assert planes.shape == (3, 22, 27)
+    for i, j in [(0, 0), (5, 3), (21, 26)]:
+        ref = blocks(y[i : i + 8, j : j + 8])[0, 0]
+        assert np.allclose(planes[:, i, j], [ref[r, c] for r, c in SEARCH_MODES], atol=1e-3)
+
+
 def test_non_aligned_double_compression_is_found_and_localized() -> None:
     """A JPEG 65 host cropped by (3, 5) px, a never-compressed region pasted in, saved at 90: the earlier grid is
     found at the shift (5, 3) and the map ranks the pasted region above the rest. Fails without the non-aligned

@@ -39,6 +39,13 @@ def _hist(v: np.ndarray) -> np.ndarray:
     return np.bincount(b.ravel(), minlength=2 * B_MAX + 3).astype(np.float64)
 
 
+def _hist_rows(v: np.ndarray) -> np.ndarray:
+    """:func:`_hist` of every row of ``v``: shape (rows, 2 * B_MAX + 3)."""
+    nb = 2 * B_MAX + 3
+    b = np.clip(v, -B_MAX - 1, B_MAX + 1).astype(np.int64) + B_MAX + 1 + nb * np.arange(v.shape[0])[:, None]
+    return np.bincount(b.ravel(), minlength=nb * v.shape[0]).reshape(v.shape[0], nb).astype(np.float64)
+
+
 def double_quantization(coef: np.ndarray, qt: np.ndarray, luma: np.ndarray, n_modes: int = 9) -> DQResult:
     """Per-block evidence of aligned double compression, with first-step estimation per DCT mode.
 
@@ -66,22 +73,30 @@ def double_quantization(coef: np.ndarray, qt: np.ndarray, luma: np.ndarray, n_mo
         if n < 50:
             continue
         ll_sq = float((h_obs[inner] * np.log(p_sq[inner])).sum())
-        best = (ll_sq, q2, 0.0, p_sq)
-        for q1 in range(1, int(min(127, max(3 * q2, 24))) + 1):
-            if q1 == q2 or (q2 % q1 == 0):
-                continue  # indistinguishable from single compression
-            p_dq = _hist(np.rint(np.rint(uc / q1) * q1 / q2)) + 0.5
-            p_dq /= p_dq.sum()
-            a = 0.5
+        ll, q1b, a, p_dq = ll_sq, q2, 0.0, p_sq
+        q1s = [q1 for q1 in range(1, int(min(127, max(3 * q2, 24))) + 1) if q1 != q2 and q2 % q1 != 0]
+        if q1s:  # every candidate first step at once (the same arithmetic as one step at a time)
+            qa = np.asarray(q1s, np.float64)[:, None]
+            step = max(1, 4_000_000 // max(1, uc.size))  # bound memory: candidates per batch
+            p_all = (
+                np.concatenate(
+                    [
+                        _hist_rows(np.rint(np.rint(uc[None] / q) * q / q2))
+                        for q in np.split(qa, range(step, len(qa), step))
+                    ]
+                )
+                + 0.5
+            )
+            p_all /= p_all.sum(axis=1, keepdims=True)
+            ho = h_obs[inner][None]
+            al = np.full((len(q1s), 1), 0.5)
             for _ in range(8):
-                mix = a * p_dq + (1 - a) * p_sq
-                resp = a * p_dq / mix
-                a = float(np.clip((h_obs[inner] * resp[inner]).sum() / n, 0.0, 1.0))
-            mix = a * p_dq + (1 - a) * p_sq
-            ll = float((h_obs[inner] * np.log(mix[inner])).sum())
-            if ll > best[0]:
-                best = (ll, float(q1), a, p_dq)
-        ll, q1b, a, p_dq = best
+                resp = al * p_all / (al * p_all + (1 - al) * p_sq)
+                al = np.clip((ho * resp[:, inner]).sum(axis=1, keepdims=True) / n, 0.0, 1.0)
+            lls = (ho * np.log((al * p_all + (1 - al) * p_sq)[:, inner])).sum(axis=1)
+            k = int(np.argmax(lls))  # the first of equal maxima, as a sequential strict ">" search keeps
+            if lls[k] > ll_sq:
+                ll, q1b, a, p_dq = float(lls[k]), float(q1s[k]), float(al[k, 0]), p_all[k]
         key = f"{r},{c}"
         g = (ll - ll_sq) / max(1.0, float(bh * bw))
         res.mode_gain[key] = round(g, 5)
@@ -200,8 +215,9 @@ def ghosts(y: np.ndarray, qualities: list[int], win_blocks: int = 5) -> tuple[np
     bh, bw = y.shape[0] // 8, y.shape[1] // 8
     yy = y[: bh * 8, : bw * 8].astype(np.float32)
     ds = []
+    coef = dct_blocks(yy - 128.0)
     for q in qualities:
-        r = recompress_luma(yy, quality_table(q))
+        r = recompress_luma(yy, quality_table(q), coef)
         d = ((yy - r) ** 2).reshape(bh, 8, bw, 8).mean((1, 3))
         ds.append(ndimage.uniform_filter(d, size=win_blocks, mode="nearest"))
     d = np.stack(ds)  # (nq, bh, bw)

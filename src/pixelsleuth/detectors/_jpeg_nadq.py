@@ -24,8 +24,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import cv2
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 from scipy import ndimage
 from scipy.fft import dct
 
@@ -62,14 +62,34 @@ _VMAX = 400  # coefficients beyond +-_VMAX (DC of very dark or bright blocks) ar
 _TABLES: dict[tuple[int, ...], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
 
 
+def _adjoint_moving_average(c: np.ndarray, size: int) -> np.ndarray:
+    """``U.T @ c`` for the moving average ``U h = ndimage.uniform_filter1d(h, size, mode="constant")``, along the
+    first axis of ``c``: ``(U h) . c == h . (U.T c)``, so a statistic of the detrended histogram is one dot product
+    with the histogram itself."""
+    n, a = c.shape[0], size // 2
+    cs = np.concatenate([np.zeros((1,) + c.shape[1:]), np.cumsum(c, axis=0)])
+    j = np.arange(n)
+    return (cs[np.clip(j + a + 1, 0, n)] - cs[np.clip(j + a - size + 1, 0, n)]) / size
+
+
 def _tables(qs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """cos, sin and 'informative' (|v| >= q/2) tables over the histogram bins, for each step: (bins, len(qs))."""
+    """Over the histogram bins, for each step ``q`` of ``qs``: the cos and sin tables of the phase ``2 pi v / q``
+    on informative bins (|v| >= q/2), applied to the histogram minus its moving average over one period (the
+    average folded in through its adjoint), and the 'informative' indicator. Each (bins, len(qs))."""
     key = tuple(int(q) for q in qs)
     if key not in _TABLES:
         v = (np.arange(2 * _VMAX * _BIN + 1) - _VMAX * _BIN) / _BIN
         ph = 2.0 * np.pi * v[:, None] / qs[None, :]
-        inf = (np.abs(v)[:, None] >= qs[None, :] / 2.0).astype(np.float32)
-        _TABLES[key] = ((np.cos(ph) * inf).astype(np.float32), (np.sin(ph) * inf).astype(np.float32), inf)
+        inf = (np.abs(v)[:, None] >= qs[None, :] / 2.0).astype(np.float64)
+        cs = []
+        for t in (np.cos(ph) * inf, np.sin(ph) * inf):
+            cs.append(
+                np.stack(
+                    [t[:, k] - _adjoint_moving_average(t[:, k], int(q) * _BIN) for k, q in enumerate(qs)],
+                    axis=1,
+                ).astype(np.float32)
+            )
+        _TABLES[key] = (cs[0], cs[1], inf.astype(np.float32))
     return _TABLES[key]
 
 
@@ -77,7 +97,8 @@ def _rayleigh_hist(u: np.ndarray, qs: np.ndarray) -> np.ndarray:
     """Rayleigh statistic of the phases of ``u`` (shape (..., n)) modulo each step of ``qs``: shape (..., len(qs)).
 
     Computed on a histogram of ``u`` at 1/2 resolution (phase error <= pi / (2 q)), minus its moving average over
-    one period, so that the slope of the coefficient density does not bias the phases."""
+    one period (this removes the smooth trend of the coefficient density, which biases the phases once small values
+    are cut, and keeps the period-q component)."""
     lead = u.shape[:-1]
     flat = u.reshape(-1, u.shape[-1])
     nb = 2 * _VMAX * _BIN + 1
@@ -89,22 +110,25 @@ def _rayleigh_hist(u: np.ndarray, qs: np.ndarray) -> np.ndarray:
     idx = (np.arange(flat.shape[0])[:, None] * nb + b)[ok]  # NaN = a block left out
     hist = np.bincount(idx, minlength=flat.shape[0] * nb).reshape(flat.shape[0], nb).astype(np.float32)
     cos_t, sin_t, inf = _tables(qs)
-    n = hist @ inf
-    r = np.zeros((hist.shape[0], len(qs)))
-    for k, q in enumerate(qs):
-        # the histogram minus its moving average over one period: removes the smooth trend of the coefficient
-        # density (which biases the phases once small values are cut) and keeps the period-q component
-        res = hist - ndimage.uniform_filter1d(hist, size=int(q) * _BIN, axis=1, mode="constant")
-        c, s = res @ cos_t[:, k], res @ sin_t[:, k]
-        r[:, k] = np.where(n[:, k] >= 30, (c.astype(np.float64) ** 2 + s**2) / np.maximum(n[:, k], 1), 0.0)
+    n = (hist @ inf).astype(np.float64)
+    c, s = (hist @ cos_t).astype(np.float64), (hist @ sin_t).astype(np.float64)
+    r = np.where(n >= 30, (c**2 + s**2) / np.maximum(n, 1), 0.0)
     return r.reshape(*lead, len(qs))
 
 
 def _mode_planes(y: np.ndarray, modes: list[tuple[int, int]]) -> np.ndarray:
     """Coefficient of every mode for the 8x8 block starting at every pixel: shape (len(modes), H - 7, W - 7)."""
-    d = _D.astype(y.dtype)
-    rows = {r: sliding_window_view(y, 8, axis=0) @ d[r] for r in {m[0] for m in modes}}  # (H-7, W)
-    return np.stack([sliding_window_view(rows[r], 8, axis=1) @ d[c] for r, c in modes])
+    h, w = y.shape
+    y = np.ascontiguousarray(y, np.float64)
+    # correlation anchored at the kernel's corner: out[i, j] = sum_ab D[r, a] D[c, b] y[i + a, j + b]
+    return np.stack(
+        [
+            cv2.sepFilter2D(y, cv2.CV_64F, _D[c], _D[r], anchor=(0, 0), borderType=cv2.BORDER_REPLICATE)[
+                : h - 7, : w - 7
+            ]
+            for r, c in modes
+        ]
+    )
 
 
 def _keep(textured: np.ndarray | None, rows: np.ndarray, cols: np.ndarray) -> np.ndarray | None:

@@ -104,9 +104,12 @@ def decode_luma(coef_y: np.ndarray, qt: np.ndarray) -> np.ndarray:
     return np.clip(np.rint(px), 0, 255)
 
 
-def recompress_luma(y: np.ndarray, qt: np.ndarray) -> np.ndarray:
-    """Quantize/dequantize an (aligned) luma plane with table ``qt``; returns the decoded plane (cropped to blocks)."""
-    c = dct_blocks(y.astype(np.float32) - 128.0)
+def recompress_luma(y: np.ndarray, qt: np.ndarray, coef: np.ndarray | None = None) -> np.ndarray:
+    """Quantize/dequantize an (aligned) luma plane with table ``qt``; returns the decoded plane (cropped to blocks).
+
+    ``coef``: the plane's block DCT (``dct_blocks(y - 128)`` in float32), when the caller recompresses the same plane
+    at several qualities."""
+    c = dct_blocks(y.astype(np.float32) - 128.0) if coef is None else coef
     q = qt.astype(np.float32)[None, None]
     return np.clip(np.rint(idct_blocks(np.rint(c / q) * q) + 128.0), 0, 255)
 
