@@ -50,22 +50,21 @@ def g2nn_pairs(
         return np.zeros((0, 2), dtype=np.int64)
     k = int(min(k, n_b))
     dist_all, idx_all = knn_l2(desc_a.astype(np.float32), desc_b.astype(np.float32), k)
-    out: list[tuple[int, int]] = []
-    for i in range(n_a):
-        d_row, j_row = dist_all[i], idx_all[i]
-        if same_set:
-            keep = j_row != i
-            d_row, j_row = d_row[keep], j_row[keep]
-        if len(j_row) < 2:
-            continue
-        nxt = d_row[1:]
-        ok = (nxt <= 1e-9) | (d_row[:-1] < ratio * nxt)
-        n_ok = len(ok) if ok.all() else int(np.argmin(ok))
-        for m_i in range(n_ok):
-            out.append((i, int(j_row[m_i])))
-    if not out:
+    keep = idx_all != np.arange(n_a)[:, None] if same_set else np.ones(idx_all.shape, bool)
+    # each row's kept neighbours moved to its front, in distance order (a stable sort of "not kept")
+    order = np.argsort(~keep, axis=1, kind="stable")
+    d_row, j_row = np.take_along_axis(dist_all, order, axis=1), np.take_along_axis(idx_all, order, axis=1)
+    n_kept = keep.sum(axis=1)
+    nxt = d_row[:, 1:]
+    ok = (nxt <= 1e-9) | (d_row[:, :-1] < ratio * nxt)
+    ok &= np.arange(ok.shape[1])[None, :] < (n_kept - 1)[:, None]  # only pairs of kept neighbours
+    # neighbour m is accepted while every ratio test up to m passes: count of leading True per row
+    n_ok = np.argmin(np.concatenate([ok, np.zeros((n_a, 1), bool)], axis=1), axis=1)
+    take = np.arange(ok.shape[1] + 1)[None, :] < n_ok[:, None]
+    if not take.any():
         return np.zeros((0, 2), dtype=np.int64)
-    pairs = np.array(out, dtype=np.int64)
+    rows = np.broadcast_to(np.arange(n_a)[:, None], take.shape)
+    pairs = np.stack([rows[take], j_row[take]], axis=1).astype(np.int64)
     dist = np.linalg.norm(pts_a[pairs[:, 0]] - pts_b[pairs[:, 1]], axis=1)
     pairs = pairs[dist >= min_dist]
     if same_set and len(pairs):

@@ -14,6 +14,7 @@ from functools import lru_cache
 
 import cv2
 import numpy as np
+import scipy.fft as sfft
 
 from pixelsleuth.detectors.base import Context, Detector, Evidence, Family, Finding, Severity, Supports
 from pixelsleuth.detectors.registry import register
@@ -78,14 +79,14 @@ def _peak_windows(n: int) -> tuple[tuple[int, np.ndarray], ...]:
 def _radial_spectrum(r: np.ndarray, nbins: int = 12) -> tuple[list[float], list[float]]:
     h, w = r.shape
     win, idx, cnts = _spectrum_grid(h, w, nbins)
-    p = np.abs(np.fft.fftshift(np.fft.fft2(r * win))) ** 2 + 1e-6
+    p = np.abs(np.fft.fftshift(sfft.fft2(r * win))) ** 2 + 1e-6  # float32 input: single-precision FFT
     lp = np.log(p)
     sums = np.bincount(idx, weights=lp.ravel(), minlength=nbins)
     prof = sums / np.maximum(cnts, 1)
     prof = prof - prof.mean()
     # periodic peaks (periods 2, 4, 8) in the row/column-averaged 1-D spectra of the residual
     # (the mean power of the 1-D FFTs along one axis is, by Parseval, a marginal of the 2-D power spectrum)
-    p2 = np.abs(np.fft.fft2(r)) ** 2
+    p2 = (np.abs(sfft.fft2(r)) ** 2).astype(np.float64)
     marginals = (p2.sum(axis=0) / (h * h), p2.sum(axis=1) / (w * w))
     peaks = []
     for axis in (0, 1):

@@ -15,6 +15,7 @@ from typing import ClassVar
 
 import cv2
 import numpy as np
+import scipy.fft as sfft
 
 from pixelsleuth.detectors.base import Context, Detector, Evidence, Family, Finding, Severity, Supports
 from pixelsleuth.detectors.registry import register
@@ -51,7 +52,7 @@ def block_spectra(p: np.ndarray, block: int, stride: int) -> np.ndarray:
     for r0 in range(0, ny, rows):
         b = blocks[r0 : r0 + rows].astype(np.float32)
         b = b - b.mean(axis=(2, 3), keepdims=True)
-        spec = np.abs(np.fft.fft2(b * win))[..., keep].astype(np.float32)
+        spec = np.abs(sfft.fft2(b * win))[..., keep]  # float32 in, single-precision FFT
         spec /= np.median(spec, axis=-1, keepdims=True) + 1e-6
         out[r0 : r0 + rows] = np.log(spec + 1e-3)
     return out
