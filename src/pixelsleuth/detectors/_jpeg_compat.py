@@ -60,38 +60,55 @@ def _blocks(y: np.ndarray, phase: tuple[int, int]) -> tuple[np.ndarray, int, int
     return c.reshape(bh * bw, 64), bh, bw
 
 
-def _sampled_blocks(y: np.ndarray, phase: tuple[int, int], bi: np.ndarray, bj: np.ndarray) -> np.ndarray:
-    """DCT of the blocks (bi, bj) of the grid at ``phase`` only (no copy of the whole image)."""
+def _sampled_blocks(
+    y: np.ndarray, phases: list[tuple[int, int]], bi: np.ndarray, bj: np.ndarray
+) -> np.ndarray:
+    """DCT of the blocks (bi, bj) of the grid at each of ``phases`` only (no copy of the whole image):
+    shape (len(phases), len(bi), 64)."""
     k = np.arange(8)
-    rows = phase[0] + 8 * bi[:, None] + k[None, :]
-    cols = phase[1] + 8 * bj[:, None] + k[None, :]
-    b = y[rows[:, :, None], cols[:, None, :]] - 128.0
-    return dctn(b, axes=(1, 2), norm="ortho").reshape(len(b), 64)
+    ph = np.asarray(phases).reshape(-1, 2)
+    rows = ph[:, 0, None, None] + 8 * bi[None, :, None] + k[None, None, :]  # (phases, blocks, 8)
+    cols = ph[:, 1, None, None] + 8 * bj[None, :, None] + k[None, None, :]
+    b = y[rows[:, :, :, None], cols[:, :, None, :]] - 128.0
+    return dctn(b, axes=(2, 3), norm="ortho").reshape(len(ph), len(bi), 64)
 
 
 def _lattice_ll(c: np.ndarray, q: float, sigma: float) -> np.ndarray:
     """Per-coefficient log-likelihood ratio: on the lattice of step q (Gaussian rounding noise) vs uniform."""
     r = c - q * np.round(c / q)
-    return np.clip(-0.5 * (r / sigma) ** 2 + np.log(q / (np.sqrt(2 * np.pi) * sigma)), -3.0, 6.0)
+    ll = -0.5 * (r / sigma) ** 2 + np.log(q / (np.sqrt(2 * np.pi) * sigma))
+    return np.minimum(np.maximum(ll, -3.0), 6.0)  # np.clip, without its per-call overhead
 
 
 def _mode_steps(c: np.ndarray, sigma: float, q_max: int, min_n: int = 24) -> tuple[np.ndarray, np.ndarray]:
     """Per mode, the step that best explains its clearly non-zero coefficients and the mean evidence for it.
 
-    Step 1 means "no lattice"; 0 means too few non-zero coefficients to tell. A larger step must win by a margin,
-    so divisors of the true step are not mistaken for it and the true step is not mistaken for a multiple."""
-    nz = np.abs(c) >= max(1.5, 4.0 * sigma)
-    cnt = nz.sum(axis=0)
-    best = np.zeros(c.shape[1])
-    step = np.ones(c.shape[1])
+    ``c``: (n, 64) coefficients of n blocks, or (g, n, 64) for g groups of blocks (grid phases) at once; the
+    results are (64,) or (g, 64). Step 1 means "no lattice"; 0 means too few non-zero coefficients to tell. A larger
+    step must win by a margin, so divisors of the true step are not mistaken for it and the true step is not
+    mistaken for a multiple."""
+    c3 = c.reshape((-1,) + c.shape[-2:])
+    g, m = c3.shape[0], c3.shape[2]
+    nz = np.abs(c3) >= max(1.5, 4.0 * sigma)
+    cnt = nz.sum(axis=1)  # (g, m)
+    # only the clearly non-zero coefficients count: evaluate those alone, summed per (group, mode)
+    vals = c3[nz]
+    gid = (np.arange(g)[:, None, None] * m + np.arange(m)[None, None, :] + np.zeros_like(nz, dtype=np.int64))[
+        nz
+    ]
+    best = np.zeros((g, m))
+    step = np.ones((g, m))
     for q in range(2, q_max + 1):
-        e = (_lattice_ll(c, q, sigma) * nz).sum(axis=0) / np.maximum(cnt, 1)
+        e = np.bincount(gid, weights=_lattice_ll(vals, q, sigma), minlength=g * m).reshape(g, m) / np.maximum(
+            cnt, 1
+        )
         better = e > best + 0.02
         best = np.where(better, e, best)
         step = np.where(better, q, step)
     step[cnt < min_n] = 0
     best[cnt < min_n] = 0.0
-    return step, best
+    shape = c.shape[:-2] + (m,)
+    return step.reshape(shape), best.reshape(shape)
 
 
 def _clipped_blocks(rgb: np.ndarray, phase: tuple[int, int], bh: int, bw: int) -> np.ndarray:
@@ -106,11 +123,10 @@ def find_phase(y: np.ndarray) -> tuple[int, int]:
     gh, gw = h // 8 - 1, w // 8 - 1  # blocks that exist at every phase
     idx = np.sort(np.random.default_rng(0).choice(gh * gw, size=min(PHASE_SAMPLE, gh * gw), replace=False))
     bi, bj = idx // gw, idx % gw
-    scores = np.zeros((8, 8))
-    for r in range(8):
-        for c in range(8):
-            coef = _sampled_blocks(y, (r, c), bi, bj)
-            scores[r, c] = _mode_steps(coef, SIGMA0, 16, min_n=12)[1].sum()
+    phases = [(r, c) for r in range(8) for c in range(8)]
+    scores = (
+        _mode_steps(_sampled_blocks(y, phases, bi, bj), SIGMA0, 16, min_n=12)[1].sum(axis=1).reshape(8, 8)
+    )
     ph = np.unravel_index(int(np.argmax(scores)), scores.shape)
     return int(ph[0]), int(ph[1])
 

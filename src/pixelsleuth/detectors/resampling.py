@@ -58,12 +58,18 @@ def block_spectra(p: np.ndarray, block: int, stride: int) -> np.ndarray:
     return out
 
 
-def spectral_anomaly(logspec: np.ndarray, textured: np.ndarray) -> np.ndarray:
-    """1 - correlation of each block's log spectrum with the image's median log spectrum (over textured
-    blocks). Interpolated regions gain peaks the rest lacks, or lose the periodic signature the rest of the image
-    carries (camera processing, JPEG grid); both lower the correlation."""
+def reference_spectrum(logspec: np.ndarray, textured: np.ndarray) -> np.ndarray:
+    """The image's median log spectrum over its textured blocks (over all blocks when fewer than 4 are)."""
     ref_set = logspec[textured] if textured.sum() >= 4 else logspec.reshape(-1, logspec.shape[-1])
-    ref = np.median(ref_set, axis=0)
+    return np.median(ref_set, axis=0)
+
+
+def spectral_anomaly(logspec: np.ndarray, textured: np.ndarray, ref: np.ndarray | None = None) -> np.ndarray:
+    """1 - correlation of each block's log spectrum with the image's median log spectrum ``ref`` (computed by
+    :func:`reference_spectrum` when not given). Interpolated regions gain peaks the rest lacks, or lose the periodic
+    signature the rest of the image carries (camera processing, JPEG grid); both lower the correlation."""
+    if ref is None:
+        ref = reference_spectrum(logspec, textured)
     a = logspec - logspec.mean(axis=-1, keepdims=True)
     r = ref - ref.mean()
     corr = (a * r).sum(-1) / np.sqrt((a * a).sum(-1) * (r * r).sum() + 1e-9)
@@ -120,7 +126,8 @@ class ResamplingDetector(Detector):
         e_b = cv2.blur(e, (block, block))[ys[:, None] + block // 2, xs[None, :] + block // 2]
         textured = (e_b > 0.6) & (e_b < 25)
         frac_textured = float(textured.mean())
-        anom = spectral_anomaly(logspec, textured)
+        ref = reference_spectrum(logspec, textured)
+        anom = spectral_anomaly(logspec, textured, ref)
         base = anom[textured] if textured.sum() >= 4 else anom.ravel()
         med = float(np.median(base))
         mad = float(np.median(np.abs(base - med))) * 1.4826 + 1e-3
@@ -137,9 +144,6 @@ class ResamplingDetector(Detector):
         # the image-wide signature itself (strongest peak of the median block spectrum over its median level). It is
         # reported for information only: camera JPEG grids and in-camera processing give peaks as strong as global
         # resizing does, so it cannot tell a resized image from an original one.
-        ref = np.median(
-            logspec[textured] if textured.sum() >= 4 else logspec.reshape(-1, logspec.shape[-1]), axis=0
-        )
         global_peak = float(ref.max() - np.median(ref))
         # map: robust z-score painted with overlap averaging
         acc = np.zeros(gray.shape, np.float32)
