@@ -75,9 +75,18 @@ def _sampled_blocks(
 
 def _lattice_ll(c: np.ndarray, q: float, sigma: float) -> np.ndarray:
     """Per-coefficient log-likelihood ratio: on the lattice of step q (Gaussian rounding noise) vs uniform."""
-    r = c - q * np.round(c / q)
-    ll = -0.5 * (r / sigma) ** 2 + np.log(q / (np.sqrt(2 * np.pi) * sigma))
-    return np.minimum(np.maximum(ll, -3.0), 6.0)  # np.clip, without its per-call overhead
+    # in place, with the arithmetic of -0.5 * ((c - q * round(c / q)) / sigma) ** 2 + log(...), clipped to [-3, 6]:
+    # float32 up to the square, float64 from the constant on
+    t = c / q
+    np.round(t, out=t)
+    t *= q
+    np.subtract(c, t, out=t)
+    np.divide(t, sigma, out=t)
+    np.square(t, out=t)
+    t *= -0.5
+    ll = np.add(t, np.log(q / (np.sqrt(2 * np.pi) * sigma)))
+    np.maximum(ll, -3.0, out=ll)
+    return np.minimum(ll, 6.0, out=ll)
 
 
 def _mode_steps(c: np.ndarray, sigma: float, q_max: int, min_n: int = 24) -> tuple[np.ndarray, np.ndarray]:
