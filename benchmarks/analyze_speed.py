@@ -3,7 +3,8 @@
     python benchmarks/analyze_speed.py --data ../shared/data --n 12 --repeats 3 --out docs/bench/analyze_speed.md
 
 Images: the first N camera crops (512x512) and the first 4 full camera originals downscaled to ~3 MP, in manifest
-order. With --repeats R each image is analysed R times and its fastest run kept (this VM's speed drifts by
+order; with --as-png each is decoded and saved as PNG first (the lossless path: the `jpeg` detector then runs its
+JPEG-compatibility test, and the file-format-dependent detectors see a PNG). With --repeats R each image is analysed R times and its fastest run kept (this VM's speed drifts by
 +-40% from minute to minute). Reports the median and p90 of seconds per megapixel for the whole analysis and per detector.
 """
 
@@ -21,6 +22,12 @@ from PIL import Image
 from pixelsleuth.detectors.registry import detectors_for
 from pixelsleuth.io import load_image
 from pixelsleuth.pipeline import AnalyzeOptions, analyze_image
+
+
+def as_png(data: bytes) -> bytes:
+    buf = io.BytesIO()
+    Image.open(io.BytesIO(data)).convert("RGB").save(buf, "PNG")
+    return buf.getvalue()
 
 
 def inputs(data: Path, n: int) -> list[tuple[str, bytes]]:
@@ -51,8 +58,9 @@ def main() -> None:
         default=1,
         help="analyse each image R times and keep its fastest run (noisy VMs)",
     )
+    ap.add_argument("--as-png", action="store_true", help="decode each input and time its PNG copy")
     a = ap.parse_args()
-    imgs = [(name, load_image(b)) for name, b in inputs(a.data, a.n)]
+    imgs = [(name, load_image(as_png(b) if a.as_png else b)) for name, b in inputs(a.data, a.n)]
     lines = [
         "| profile | images | MP total | median s/MP | p90 s/MP | slowest detectors (median s/MP) |",
         "|---|---|---|---|---|---|",
@@ -87,7 +95,9 @@ def main() -> None:
     if a.out:
         a.out.write_text(
             "## Analyze speed per megapixel (2 cores)\n\nCommand: `python benchmarks/analyze_speed.py --data ../shared/data "
-            f"--n {a.n} --repeats {a.repeats} --out {a.out}`\n\n" + text + "\n"
+            f"--n {a.n} --repeats {a.repeats}{' --as-png' if a.as_png else ''} --out {a.out}`\n\n"
+            + text
+            + "\n"
         )
 
 

@@ -102,9 +102,7 @@ def _mode_steps(c: np.ndarray, sigma: float, q_max: int, min_n: int = 24) -> tup
     cnt = nz.sum(axis=1)  # (g, m)
     # only the clearly non-zero coefficients count: evaluate those alone, summed per (group, mode)
     vals = c3[nz]
-    gid = (np.arange(g)[:, None, None] * m + np.arange(m)[None, None, :] + np.zeros_like(nz, dtype=np.int64))[
-        nz
-    ]
+    gid = np.broadcast_to(np.arange(g * m).reshape(g, 1, m), nz.shape)[nz]  # (group, mode) of each value
     best = np.zeros((g, m))
     step = np.ones((g, m))
     for q in range(2, q_max + 1):

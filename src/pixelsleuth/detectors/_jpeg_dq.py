@@ -35,8 +35,8 @@ class DQResult:
 
 
 def _hist(v: np.ndarray) -> np.ndarray:
-    b = np.clip(v, -B_MAX - 1, B_MAX + 1).astype(np.int64) + B_MAX + 1
-    return np.bincount(b.ravel(), minlength=2 * B_MAX + 3).astype(np.float64)
+    """Histogram of the values of ``v`` over -B_MAX-1 .. B_MAX+1 (the end bins collect the overflow)."""
+    return _hist_rows(np.reshape(v, (1, -1)))[0]
 
 
 def _hist_rows(v: np.ndarray) -> np.ndarray:
