@@ -40,13 +40,16 @@ from pixelsleuth.models.ai_common import normalise_size  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 TRAINED = ROOT / "src/pixelsleuth/models/trained"
-TRAIN_KEYS = ("train0", "train1", "clean")
+TRAIN_KEYS: tuple[str, ...] = ("train0", "train1", "clean")  # --extra-views adds extra0 ...
 SEED = 20261201
 
 
-def build_views(items: list[dict]) -> dict[str, np.ndarray]:
-    """The exact views of ai_data.extract (same per-item seed and call order)."""
-    keys = [f"train{j}" for j in range(A.TRAIN_VIEWS)] + list(A.EVAL_CONDITIONS)
+def build_views(items: list[dict], extra: int = 0) -> dict[str, np.ndarray]:
+    """The exact views of ai_data.extract (same per-item seed and call order).
+
+    ``extra`` more training views per item (``extra0`` ...) come from a second seeded stream per item, so the cached
+    views stay exactly as they were."""
+    keys = [f"train{j}" for j in range(A.TRAIN_VIEWS)] + list(A.EVAL_CONDITIONS) + [f"extra{j}" for j in range(extra)]
     out = {k: np.zeros((len(items), 224, 224, 3), np.uint8) for k in keys}
     t0 = time.time()
     for i, r in enumerate(items):
@@ -56,6 +59,9 @@ def build_views(items: list[dict]) -> dict[str, np.ndarray]:
             out[f"train{j}"][i] = A.train_view(rgb, r["label"], rng)
         for k, v in A.eval_views(rgb, r["label"], rng).items():
             out[k][i] = v
+        rng2 = np.random.default_rng([A.SEED, A._h(r["path"]), 1])
+        for j in range(extra):
+            out[f"extra{j}"][i] = A.train_view(rgb, r["label"], rng2)
         if (i + 1) % 250 == 0:
             print(f"  views {i + 1}/{len(items)} ({time.time() - t0:.0f} s)", flush=True)
     return out
@@ -109,17 +115,30 @@ def main() -> None:
         "of cnn_oof.npz: the inputs of a nested stack (see ai_train.py --nested)",
     )
     ap.add_argument(
+        "--extra-views",
+        type=int,
+        default=0,
+        help="more seeded training views per item (train_view of ai_data.py on a second per-item stream); the "
+        "cached evaluation views are unchanged (experiment, docs/bench/ai_generated.md)",
+    )
+    ap.add_argument(
+        "--out",
+        default=None,
+        help="write the out-of-fold logits here instead of $AI_CACHE/cnn_oof.npz",
+    )
+    ap.add_argument(
         "--residual-only",
         action="store_true",
         help="the network sees the Laplacian residual only, not the RGB values (experiment, docs/bench/ai_generated.md)",
     )
     a = ap.parse_args()
-    global RGB_INPUT
+    global RGB_INPUT, TRAIN_KEYS
     RGB_INPUT = not a.residual_only
+    TRAIN_KEYS = TRAIN_KEYS + tuple(f"extra{j}" for j in range(a.extra_views))
     torch.set_num_threads(2)
     t_all = time.time()
     items = json.loads(A.SPLITS.read_text())["items"]
-    views = build_views(items)
+    views = build_views(items, a.extra_views)
     y = np.array([it["label"] for it in items])
     group = np.array([it["group"] for it in items])
     half = np.array([it["half"] for it in items])
@@ -146,7 +165,7 @@ def main() -> None:
                 auc = roc_auc(arrays[f"oof_{g}_{h}_clean"], y[te])
                 print(f"  {g} half {h}: trained in {time.time() - t0:.0f} s, clean AUC {auc:.3f}", flush=True)
         A.CACHE.mkdir(parents=True, exist_ok=True)
-        out = Path(a.inner_out) if a.inner_out else A.CACHE / "cnn_oof.npz"
+        out = Path(a.inner_out or a.out or A.CACHE / "cnn_oof.npz")
         np.savez_compressed(out.with_suffix(".tmp.npz"), paths=paths, steps=a.steps, seed=SEED, **arrays)
         out.with_suffix(".tmp.npz").replace(out)
         print(f"wrote {out}")

@@ -206,3 +206,76 @@ def test_no_flagged_pixel_without_a_flagged_image_noisy_or():
         assert v.map is not None and 0.0 <= float(v.map.min()) and float(v.map.max()) <= 1.0
         if v.scores["manipulated"] < 0.5:
             assert float(v.map.max()) < 0.5
+
+
+def _stack_cal(dets: list[str], w: list[float], b: float = 0.0) -> dict:
+    from pixelsleuth.fusion.fuse import parse_calibration
+
+    return parse_calibration(
+        {
+            "trust": {},
+            "map_trust": {},
+            "map_combine": "noisy_or",
+            "gate_score": "raw",
+            "map_stack": {"detectors": dets, "windows": [0.05, 0.2], "w": w, "b": b},
+        }
+    )
+
+
+def test_map_stack_ranks_pixels_but_keeps_the_flagged_area():
+    from pixelsleuth.fusion.fuse import base_map, fuse_maps
+
+    rng = np.random.default_rng(0)
+    shape = (40, 60)
+    a = rng.random(shape).astype(np.float32)
+    b = rng.random(shape).astype(np.float32)
+    # the stack trusts only b's map: it re-ranks the pixels by b
+    cal = _stack_cal(["a", "b"], [0, 0, 0, 0, 5.0, 0, 0, 0, 0, 0, 0])
+    evs = [ev("a", 0.9, m=a), ev("b", 0.3, m=b)]
+    base = base_map(evs, shape, calibration=cal)
+    out = fuse_maps(evs, shape, calibration=cal)
+    assert out is not None and base is not None and out.dtype == np.float32
+    assert int((out >= 0.5).sum()) == int((base >= 0.5).sum()) > 0
+    assert np.all((out >= 0.5) <= (b >= np.sort(b.ravel())[-int((base >= 0.5).sum())]))  # the top of b
+    order = np.argsort(b.ravel())
+    assert np.all(np.diff(out.ravel()[order]) >= -1e-6)  # monotone in the stack's score
+    # the contract holds: no detector flagged the image -> no pixel reaches 0.5
+    quiet = fuse_maps([ev("a", 0.2, m=a), ev("b", 0.3, m=b)], shape, calibration=cal)
+    assert quiet is not None and quiet.max() < 0.5
+    # a detector the stack names is missing (e.g. the fast profile): the base map, unchanged
+    only_a = fuse_maps([ev("a", 0.9, m=a)], shape, calibration=cal)
+    np.testing.assert_array_equal(only_a, base_map([ev("a", 0.9, m=a)], shape, calibration=cal))
+
+
+def test_map_stack_large_image_runs_at_working_size():
+    from pixelsleuth.fusion.fuse import base_map, fuse_maps
+
+    shape = (700, 1100)  # above STACK_WORK_SIDE
+    yy, xx = np.mgrid[: shape[0], : shape[1]]
+    a = ((yy > 200) & (yy < 400) & (xx > 300) & (xx < 600)).astype(np.float32)
+    cal = _stack_cal(["a"], [1.0, 4.0, 0, 0, 0, 0, 0])
+    evs = [ev("a", 0.9, m=a)]
+    out = fuse_maps(evs, shape, calibration=cal)
+    assert out is not None and out.shape == shape
+    assert int((out >= 0.5).sum()) == int((base_map(evs, shape, calibration=cal) >= 0.5).sum())
+    assert out[300, 450] >= 0.5 and out[50, 50] < 0.5
+
+
+def test_map_stack_invalid_entries_are_ignored():
+    from pixelsleuth.fusion.fuse import load_calibration, parse_calibration
+
+    good = {"detectors": ["a"], "windows": [0.05, 0.2], "w": [0.0] * 7, "b": 0.0}
+    assert "map_stack" in parse_calibration({"map_stack": good})
+    for bad in (
+        {**good, "w": [0.0] * 6},  # wrong length
+        {**good, "windows": [0.05]},
+        {**good, "windows": [0.05, 2.0]},
+        {**good, "detectors": []},
+        {**good, "b": "x"},
+        {**good, "w": [float("nan")] * 7},
+        "not a dict",
+    ):
+        assert "map_stack" not in parse_calibration({"map_stack": bad})
+    # the shipped calibration carries a valid stack over the seven manipulation detectors
+    st = load_calibration()["map_stack"]
+    assert len(st["detectors"]) == 7 and st["w"].shape == (4 * 7 + 3,)

@@ -22,7 +22,10 @@ Meaning of the outputs (see docs/report.md):
   reaches 0.5 alone. The maps are combined by their maximum (``map_combine: max``) or by a noisy-OR
   (``map_combine: noisy_or``, ``1 - prod(1 - m)``: pixels where several maps agree rise), capped just below 0.5
   when no detector flagged the image. Consequently no pixel reaches 0.5 unless at least one detector flagged the
-  image (for manipulation detectors: unless ``scores.manipulated >= 0.5``). Trust weights, map
+  image (for manipulation detectors: unless ``scores.manipulated >= 0.5``). With a fitted ``map_stack`` (and every
+  detector it names present in the evidence), a per-pixel logistic regression over the detectors' maps, their local
+  means and the map above re-ranks the pixels, and a monotone remap gives exactly as many pixels >= 0.5 as the map
+  above has: the stack decides *which* pixels, the calibrated map *how many* (:func:`stack_map`). Trust weights, map
   trusts, the gate and the map combination are fitted on synthetic forgeries of train-split photos that the
   learned ``manip_cnn`` never trained on, plus unedited photos (``manip_calibration.json``, written by
   ``benchmarks/fusion_fit.py``; test numbers in docs/bench/fusion.md).
@@ -70,7 +73,34 @@ def parse_calibration(data: Any) -> dict[str, Any]:
     gs = data.get("gate_score")
     out["gate_score"] = gs if gs in ("raw", "const") else "tempered"
     out["map_combine"] = "noisy_or" if data.get("map_combine") == "noisy_or" else "max"
+    stack = _parse_stack(data.get("map_stack"))
+    if stack is not None:
+        out["map_stack"] = stack
     return out
+
+
+STACK_TERMS = ("map", "box_small", "box_large", "map_x_score")  # per detector, in this order; then the fused map's 3
+STACK_WORK_SIDE = 512  # the stack runs at most at this long side (its fit was at 128, the 1/4-size caches)
+
+
+def _parse_stack(st: Any) -> dict[str, Any] | None:
+    """A validated ``map_stack`` (detectors, box windows as fractions of the long side, weights, intercept) or None."""
+    if not isinstance(st, dict):
+        return None
+    dets, win, w, b = st.get("detectors"), st.get("windows"), st.get("w"), st.get("b")
+    if not (isinstance(dets, list) and dets and all(isinstance(d, str) for d in dets)):
+        return None
+    if not (isinstance(win, list) and len(win) == 2 and all(isinstance(x, int | float) and 0 < x < 1 for x in win)):
+        return None
+    n = len(STACK_TERMS) * len(dets) + 3
+    if not (isinstance(w, list) and len(w) == n and all(isinstance(x, int | float) for x in w)):
+        return None
+    if not isinstance(b, int | float):
+        return None
+    arr = np.asarray(w, np.float64)
+    if not np.all(np.isfinite(arr)) or not np.isfinite(b):
+        return None
+    return {"detectors": list(dets), "windows": [float(x) for x in win], "w": arr, "b": float(b)}
 
 
 @lru_cache(maxsize=1)
@@ -183,11 +213,107 @@ def fuse_maps(
     weights: dict[str, float] | None = None,
     calibration: dict[str, Any] | None = None,
 ) -> np.ndarray | None:
-    """Reliability-weighted, score-gated maximum of the detectors' maps (0.5 = pixel threshold).
+    """Fused localization map (0.5 = pixel threshold): :func:`base_map`, re-ranked by the fitted ``map_stack`` when
+    the calibration has one and every detector it names is in ``evidence`` (:func:`stack_map`).
 
     ``weights`` are the image-level trust weights (as in :func:`fuse`); ``calibration`` replaces the fitted
     parameters of ``manip_calibration.json`` (a dict with ``trust`` and ``map_trust`` tables).
     """
+    cal = load_calibration() if calibration is None else calibration
+    base = base_map(evidence, shape, weights, cal)
+    stack = cal.get("map_stack")
+    if base is None or stack is None:
+        return base
+    present = {ev.detector for ev in evidence}
+    if not all(d in present for d in stack["detectors"]):  # e.g. the fast profile: the stack was not fitted for it
+        return base
+    return stack_map(evidence, base, stack)
+
+
+def _stack_maps(evidence: list[Evidence], shape: tuple[int, int], detectors: list[str]) -> list[tuple[np.ndarray, float]]:
+    """Per stacked detector: its map times its reliability in [0, 1] (zeros without one) and its manipulation score."""
+    by = {ev.detector: ev for ev in evidence}
+    out = []
+    for d in detectors:
+        ev = by.get(d)
+        m = np.zeros(shape, np.float32)
+        s = 0.0
+        if ev is not None and not ev.skipped:
+            if ev.map is not None and ev.map.shape == shape:
+                m = ev.map if ev.reliability is None or ev.reliability.shape != shape else ev.map * ev.reliability
+            ms = _manip_score(ev)
+            s = float(ms if ms is not None else ev.score or 0.0)
+        out.append((np.clip(m, 0.0, 1.0).astype(np.float32), s))
+    return out
+
+
+def stack_features(
+    maps: list[tuple[np.ndarray, float]], base: np.ndarray, windows: list[float]
+) -> np.ndarray:
+    """The stack's H*W x F features: per detector (map, small and large box means, map x score), then the same three
+    box terms of the base map. Box sides are ``windows`` times the long side (reflected borders)."""
+    import cv2
+
+    side = max(base.shape)
+    ks = [max(1, round(f * side)) for f in windows]
+    cols: list[np.ndarray] = []
+    for m, s in maps:
+        cols += [m] + [cv2.blur(m, (k, k), borderType=cv2.BORDER_REFLECT) for k in ks] + [m * np.float32(s)]
+    base = base.astype(np.float32)
+    cols += [base] + [cv2.blur(base, (k, k), borderType=cv2.BORDER_REFLECT) for k in ks]
+    return np.stack([c.ravel() for c in cols], 1)
+
+
+def match_area(p: np.ndarray, ref: np.ndarray) -> np.ndarray:
+    """Monotone remap of ``p`` with exactly as many values >= 0.5 as ``ref`` has (none: everything below 0.5)."""
+    k = int((ref >= THRESHOLD).sum())
+    top = float(p.max()) + 1e-6
+    if k == 0:
+        return (p / top * _BELOW).astype(np.float32)
+    flat = p.ravel()
+    t = float(np.partition(flat, flat.size - k)[flat.size - k])  # the k-th largest value
+    up = flat > t
+    out = np.where(up, THRESHOLD + 0.5 * (flat - t) / max(top - t, 1e-6), flat / max(t, 1e-6) * _BELOW)
+    need = k - int(up.sum())
+    if need > 0:  # ties at t: the pixels ranked highest by ``ref`` among them reach exactly 0.5
+        tied = np.flatnonzero(flat == t)
+        pick = tied[np.argsort(-ref.ravel()[tied], kind="stable")[:need]]
+        out[pick] = THRESHOLD
+    return np.clip(out, 0.0, 1.0).reshape(p.shape).astype(np.float32)
+
+
+def stack_map(evidence: list[Evidence], base: np.ndarray, stack: dict[str, Any]) -> np.ndarray:
+    """The stack's per-pixel probabilities (computed at a long side of at most ``STACK_WORK_SIDE``, then resized),
+    remapped by :func:`match_area` to the base map's flagged area."""
+    import cv2
+
+    shape = base.shape
+    maps = _stack_maps(evidence, shape, stack["detectors"])
+    side = max(shape)
+    work = shape
+    if side > STACK_WORK_SIDE:
+        f = STACK_WORK_SIDE / side
+        work = (max(1, round(shape[0] * f)), max(1, round(shape[1] * f)))
+        dsize = (work[1], work[0])
+        maps = [(cv2.resize(m, dsize, interpolation=cv2.INTER_AREA), s) for m, s in maps]
+        small = cv2.resize(base.astype(np.float32), dsize, interpolation=cv2.INTER_AREA)
+    else:
+        small = base
+    x = stack_features(maps, small, stack["windows"])
+    z = x.astype(np.float64) @ stack["w"] + stack["b"]
+    p = (1.0 / (1.0 + np.exp(-np.clip(z, -60, 60)))).reshape(work).astype(np.float32)
+    if work != shape:
+        p = cv2.resize(p, (shape[1], shape[0]), interpolation=cv2.INTER_LINEAR)
+    return match_area(p, base)
+
+
+def base_map(
+    evidence: list[Evidence],
+    shape: tuple[int, int],
+    weights: dict[str, float] | None = None,
+    calibration: dict[str, Any] | None = None,
+) -> np.ndarray | None:
+    """Reliability-weighted, score-gated maximum or noisy-OR of the detectors' maps (0.5 = pixel threshold)."""
     weights = weights or {}
     cal = load_calibration() if calibration is None else calibration
     map_trust: dict[str, float] = cal.get("map_trust", {})
