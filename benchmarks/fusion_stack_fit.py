@@ -8,7 +8,9 @@ The stack (:func:`pixelsleuth.fusion.fuse.stack_map`) is a per-pixel logistic re
 detector: the map times its reliability (zeros where it gave none), that map's box means over 5/128 and 17/128 of the
 long side, and the map times the detector's image score; then the base map (the noisy-OR of ``fusion_fit.py``) and
 its two box means. It is fitted on ``--pixels`` random pixels of every fit image plus up to as many tampered ones
-(forgeries and authentic controls; classes weighted equally; seeded). It only ranks pixels: the fused map keeps the
+(forgeries and authentic controls; classes weighted equally; seeded), with every weight >= 0 (``--signed`` lifts
+that). Pixels are ranked by the larger of the stack's probability and the base map (``--no-keep-base``: by the
+stack alone). It only ranks pixels: the fused map keeps the
 base map's count of pixels >= 0.5 (:func:`pixelsleuth.fusion.fuse.match_area`), so image scores, labels and the
 flagged area do not change. Because the stack reads the base map, refit it whenever ``fusion_fit.py --fit`` ran
 (that step writes the calibration without a stack).
@@ -51,7 +53,29 @@ def _base(r: dict[str, Any], cal: dict[str, Any]) -> np.ndarray:
     return np.zeros(r["mask"].shape, np.float32) if m is None else m
 
 
-def fit(recs: list[dict[str, Any]], cal: dict[str, Any], pixels: int, c: float) -> dict[str, Any]:
+def logistic_nonneg(x: np.ndarray, y: np.ndarray, c: float) -> tuple[np.ndarray, float]:
+    """Class-balanced, L2-penalised logistic regression (sklearn's objective: ``c`` * weighted log-loss + |w|^2 / 2)
+    with every weight >= 0 and a free intercept (L-BFGS-B)."""
+    from scipy.optimize import minimize
+
+    n, f = x.shape
+    cw = np.where(y == 1, n / (2.0 * max(1, int(y.sum()))), n / (2.0 * max(1, n - int(y.sum()))))
+    ys = 2.0 * y - 1.0
+
+    def obj(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        w, b = theta[:f], theta[f]
+        m = ys * (x @ w + b)
+        loss = np.logaddexp(0.0, -m)
+        g = -ys * cw * (1.0 / (1.0 + np.exp(np.clip(m, -60, 60))))
+        return c * float(cw @ loss) + 0.5 * float(w @ w), np.concatenate([c * (x.T @ g) + w, [c * g.sum()]])
+
+    res = minimize(obj, np.zeros(f + 1), jac=True, method="L-BFGS-B", bounds=[(0, None)] * f + [(None, None)])
+    return res.x[:f], float(res.x[f])
+
+
+def fit(
+    recs: list[dict[str, Any]], cal: dict[str, Any], pixels: int, c: float, nonneg: bool = False
+) -> dict[str, Any]:
     from sklearn.linear_model import LogisticRegression
 
     rng = np.random.default_rng(SEED)
@@ -66,14 +90,18 @@ def fit(recs: list[dict[str, Any]], cal: dict[str, Any], pixels: int, c: float) 
         xs.append(x[pick])
         ys.append(y[pick])
     x, y = np.concatenate(xs), np.concatenate(ys)
-    lr = LogisticRegression(C=c, class_weight="balanced", max_iter=2000).fit(x, y)
+    if nonneg:
+        coef, icpt = logistic_nonneg(x.astype(np.float64), y.astype(np.float64), c)
+    else:
+        lr = LogisticRegression(C=c, class_weight="balanced", max_iter=2000).fit(x, y)
+        coef, icpt = lr.coef_[0], float(lr.intercept_[0])
     print(f"fitted on {len(y)} pixels ({int(y.sum())} tampered) of {len(recs)} images")
     return {
         "detectors": list(F.MANIP),
         "terms": list(STACK_TERMS),
         "windows": list(WINDOWS),
-        "w": [round(float(v), 6) for v in lr.coef_[0]],
-        "b": round(float(lr.intercept_[0]), 6),
+        "w": [round(float(v), 6) for v in coef],
+        "b": round(float(icpt), 6),
     }
 
 
@@ -104,10 +132,23 @@ def main() -> None:
     ap.add_argument("--C", type=float, default=1.0)
     ap.add_argument("--calibration", type=Path, default=CALIBRATION_FILE, help="read, and with --write updated")
     ap.add_argument("--write", action="store_true", help="store the fitted stack in --calibration")
+    ap.add_argument(
+        "--signed",
+        action="store_true",
+        help="let weights be negative (the first fit of 2026-12-02; it learned to distrust copymove's map and lost "
+        "0.15 F1-best on COVERAGE, docs/bench/fusion.md); default: every weight >= 0",
+    )
+    ap.add_argument(
+        "--no-keep-base",
+        action="store_true",
+        help="rank pixels by the stack alone (second variant of 2026-12-02: COVERAGE -0.03); default: by the larger "
+        "of the stack's probability and the base map, so the stack can lift a pixel but never lower it",
+    )
     a = ap.parse_args()
     data = json.loads(a.calibration.read_text(encoding="utf-8"))
     cal = parse_calibration({k: v for k, v in data.items() if k != "map_stack"})
-    st = fit(F.load(a.train), cal, a.pixels, a.C)
+    st = fit(F.load(a.train), cal, a.pixels, a.C, nonneg=not a.signed)
+    st["keep_base"] = not a.no_keep_base
     names = [f"{d}:{t}" for d in st["detectors"] for t in STACK_TERMS] + ["base", "base:box_small", "base:box_large"]
     print("weights:", ", ".join(f"{n} {v:+.2f}" for n, v in zip(names, st["w"], strict=True)))
     stack = _parse_stack(st)

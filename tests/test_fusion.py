@@ -279,3 +279,37 @@ def test_map_stack_invalid_entries_are_ignored():
     # the shipped calibration carries a valid stack over the seven manipulation detectors
     st = load_calibration()["map_stack"]
     assert len(st["detectors"]) == 7 and st["w"].shape == (4 * 7 + 3,)
+
+
+def test_stack_logit_equals_the_feature_matrix_product():
+    from pixelsleuth.fusion.fuse import stack_features, stack_logit
+
+    rng = np.random.default_rng(1)
+    shape = (30, 50)
+    maps = [(rng.random(shape).astype(np.float32), 0.7), (rng.random(shape).astype(np.float32), 0.2)]
+    base = rng.random(shape).astype(np.float32)
+    w = rng.normal(size=4 * 2 + 3)
+    x = stack_features(maps, base, [0.1, 0.3])
+    assert x.shape == (30 * 50, 11)
+    np.testing.assert_allclose(stack_logit(maps, base, [0.1, 0.3], w, 0.4), (x @ w + 0.4).reshape(shape), atol=1e-5)
+
+
+def test_map_stack_keep_base_never_lowers_a_base_pixel():
+    from pixelsleuth.fusion.fuse import base_map, fuse_maps
+
+    shape = (32, 32)
+    a = np.zeros(shape, np.float32)
+    a[4:10, 4:10] = 1.0  # a verified region of detector a
+    b = np.zeros(shape, np.float32)
+    b[20:30, 20:30] = 1.0  # the stack trusts only b
+    w = [0, 0, 0, 0, 8.0, 0, 0, 0, 0, 0, 0]
+    evs = [ev("a", 0.9, m=a), ev("b", 0.3, m=b)]
+    plain = fuse_maps(evs, shape, calibration=_stack_cal(["a", "b"], w))
+    cal = _stack_cal(["a", "b"], w)
+    cal["map_stack"]["keep_base"] = True
+    kept = fuse_maps(evs, shape, calibration=cal)
+    base = base_map(evs, shape, calibration=cal)
+    assert plain is not None and kept is not None and base is not None
+    assert plain[6, 6] < 0.5 <= base[6, 6]  # the stack alone pushes a's region out
+    assert kept[6, 6] >= 0.5  # with keep_base it stays flagged
+    assert int((kept >= 0.5).sum()) == int((base >= 0.5).sum())

@@ -100,7 +100,13 @@ def _parse_stack(st: Any) -> dict[str, Any] | None:
     arr = np.asarray(w, np.float64)
     if not np.all(np.isfinite(arr)) or not np.isfinite(b):
         return None
-    return {"detectors": list(dets), "windows": [float(x) for x in win], "w": arr, "b": float(b)}
+    return {
+        "detectors": list(dets),
+        "windows": [float(x) for x in win],
+        "w": arr,
+        "b": float(b),
+        "keep_base": bool(st.get("keep_base", False)),
+    }
 
 
 @lru_cache(maxsize=1)
@@ -230,38 +236,68 @@ def fuse_maps(
     return stack_map(evidence, base, stack)
 
 
-def _stack_maps(evidence: list[Evidence], shape: tuple[int, int], detectors: list[str]) -> list[tuple[np.ndarray, float]]:
-    """Per stacked detector: its map times its reliability in [0, 1] (zeros without one) and its manipulation score."""
+def _stack_maps(
+    evidence: list[Evidence], shape: tuple[int, int], detectors: list[str], work: tuple[int, int] | None = None
+) -> list[tuple[np.ndarray, float]]:
+    """Per stacked detector: its map times its reliability, in [0, 1] (zeros without a map), and its manipulation
+    score. With ``work`` (H, W), map and reliability are each area-resized to it first (as the fit caches were)."""
+    import cv2
+
     by = {ev.detector: ev for ev in evidence}
+    out_shape = shape if work is None else work
+
+    def fit(a: np.ndarray) -> np.ndarray:
+        a = a.astype(np.float32, copy=False)
+        return a if work is None else cv2.resize(a, (work[1], work[0]), interpolation=cv2.INTER_AREA)
+
     out = []
     for d in detectors:
         ev = by.get(d)
-        m = np.zeros(shape, np.float32)
+        m = np.zeros(out_shape, np.float32)
         s = 0.0
         if ev is not None and not ev.skipped:
             if ev.map is not None and ev.map.shape == shape:
-                m = ev.map if ev.reliability is None or ev.reliability.shape != shape else ev.map * ev.reliability
+                m = fit(ev.map)
+                if ev.reliability is not None and ev.reliability.shape == shape:
+                    m = m * fit(ev.reliability)
             ms = _manip_score(ev)
             s = float(ms if ms is not None else ev.score or 0.0)
         out.append((np.clip(m, 0.0, 1.0).astype(np.float32), s))
     return out
 
 
-def stack_features(
-    maps: list[tuple[np.ndarray, float]], base: np.ndarray, windows: list[float]
-) -> np.ndarray:
-    """The stack's H*W x F features: per detector (map, small and large box means, map x score), then the same three
-    box terms of the base map. Box sides are ``windows`` times the long side (reflected borders)."""
+def _stack_columns(maps: list[tuple[np.ndarray, float]], base: np.ndarray, windows: list[float]) -> Any:
+    """The stack's feature planes, in order: per detector (map, small and large box means, map x score), then the
+    same three box terms of the base map. Box sides are ``windows`` times the long side (reflected borders)."""
     import cv2
 
     side = max(base.shape)
     ks = [max(1, round(f * side)) for f in windows]
-    cols: list[np.ndarray] = []
     for m, s in maps:
-        cols += [m] + [cv2.blur(m, (k, k), borderType=cv2.BORDER_REFLECT) for k in ks] + [m * np.float32(s)]
+        yield m
+        for k in ks:
+            yield cv2.blur(m, (k, k), borderType=cv2.BORDER_REFLECT)
+        yield m * np.float32(s)
     base = base.astype(np.float32)
-    cols += [base] + [cv2.blur(base, (k, k), borderType=cv2.BORDER_REFLECT) for k in ks]
-    return np.stack([c.ravel() for c in cols], 1)
+    yield base
+    for k in ks:
+        yield cv2.blur(base, (k, k), borderType=cv2.BORDER_REFLECT)
+
+
+def stack_features(maps: list[tuple[np.ndarray, float]], base: np.ndarray, windows: list[float]) -> np.ndarray:
+    """H*W x F matrix of :func:`_stack_columns` (for fitting: benchmarks/fusion_stack_fit.py)."""
+    return np.stack([c.ravel() for c in _stack_columns(maps, base, windows)], 1)
+
+
+def stack_logit(
+    maps: list[tuple[np.ndarray, float]], base: np.ndarray, windows: list[float], w: np.ndarray, b: float
+) -> np.ndarray:
+    """``stack_features(...) @ w + b`` as an H x W plane, accumulated plane by plane (no feature matrix)."""
+    z = np.full(base.shape, b, np.float32)
+    for wj, c in zip(w, _stack_columns(maps, base, windows), strict=True):
+        if wj != 0:
+            z += np.float32(wj) * c  # single precision: a ranking, not a measurement
+    return z
 
 
 def match_area(p: np.ndarray, ref: np.ndarray) -> np.ndarray:
@@ -288,22 +324,21 @@ def stack_map(evidence: list[Evidence], base: np.ndarray, stack: dict[str, Any])
     import cv2
 
     shape = base.shape
-    maps = _stack_maps(evidence, shape, stack["detectors"])
     side = max(shape)
     work = shape
     if side > STACK_WORK_SIDE:
         f = STACK_WORK_SIDE / side
         work = (max(1, round(shape[0] * f)), max(1, round(shape[1] * f)))
-        dsize = (work[1], work[0])
-        maps = [(cv2.resize(m, dsize, interpolation=cv2.INTER_AREA), s) for m, s in maps]
-        small = cv2.resize(base.astype(np.float32), dsize, interpolation=cv2.INTER_AREA)
+        small = cv2.resize(base.astype(np.float32), (work[1], work[0]), interpolation=cv2.INTER_AREA)
     else:
         small = base
-    x = stack_features(maps, small, stack["windows"])
-    z = x.astype(np.float64) @ stack["w"] + stack["b"]
-    p = (1.0 / (1.0 + np.exp(-np.clip(z, -60, 60)))).reshape(work).astype(np.float32)
+    maps = _stack_maps(evidence, shape, stack["detectors"], work if work != shape else None)
+    z = stack_logit(maps, small, stack["windows"], stack["w"], stack["b"])
+    p = (1.0 / (1.0 + np.exp(-np.clip(z, -60, 60)))).astype(np.float32)
     if work != shape:
         p = cv2.resize(p, (shape[1], shape[0]), interpolation=cv2.INTER_LINEAR)
+    if stack.get("keep_base"):  # the stack can lift a pixel above the base map's value, never lower it
+        p = np.maximum(p, base.astype(np.float32))
     return match_area(p, base)
 
 
