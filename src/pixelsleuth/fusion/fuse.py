@@ -1,6 +1,6 @@
 """Evidence fusion, kept simple and replaceable.
 
-Meaning of the outputs (see docs/report.md):
+Meaning of the outputs (the report format is docs/report.schema.json):
 
 * ``scores.manipulated`` — strength of the evidence that the image was locally edited, in [0, 1]. 0.5 is the
   decision threshold. Each detector's calibrated score ``s`` is first tempered by its trust weight ``w`` in (0, 1]:
