@@ -80,7 +80,7 @@ def parse_calibration(data: Any) -> dict[str, Any]:
 
 
 STACK_TERMS = ("map", "box_small", "box_large", "map_x_score")  # per detector, in this order; then the fused map's 3
-STACK_WORK_SIDE = 512  # the stack runs at most at this long side (its fit was at 128, the 1/4-size caches)
+STACK_WORK_SIDE = 256  # the stack runs at most at this long side (its fit was at 128, the 1/4-size caches)
 
 
 def _parse_stack(st: Any) -> dict[str, Any] | None:
