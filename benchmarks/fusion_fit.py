@@ -243,6 +243,21 @@ def fit(
     return cal
 
 
+def map_row(r: dict[str, Any], score: float, m: np.ndarray) -> dict[str, Any]:
+    """One image's evaluation row (score, flagged area; pixel F1 at 0.5 and F1-best for a forgery) for map ``m``."""
+    row = {
+        "type": r["type"],
+        "label": r["label"],
+        "format": r["format"],
+        "score": score,
+        "area": float((m >= THRESHOLD).mean()),
+    }
+    if r["label"] == 1:
+        row["f1"] = pixel_f1(m, r["mask"])
+        row["f1_best"] = pixel_f1_best(m, r["mask"])[0]
+    return row
+
+
 def single_detector_rows(recs: list[dict[str, Any]], det: str) -> list[dict[str, Any]]:
     """A single detector's own map (times its reliability) and score, no fusion."""
     out = []
@@ -254,17 +269,7 @@ def single_detector_rows(recs: list[dict[str, Any]], det: str) -> list[dict[str,
             if ev.map is not None:
                 m = ev.map * (ev.reliability if ev.reliability is not None else 1.0)
             s = float(ev.extra.get("manipulated", ev.score) or 0.0)
-        row = {
-            "type": r["type"],
-            "label": r["label"],
-            "format": r["format"],
-            "score": s,
-            "area": float((m >= THRESHOLD).mean()),
-        }
-        if r["label"] == 1:
-            row["f1"] = pixel_f1(m, r["mask"])
-            row["f1_best"] = pixel_f1_best(m, r["mask"])[0]
-        out.append(row)
+        out.append(map_row(r, s, m))
     return out
 
 

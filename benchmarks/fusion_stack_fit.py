@@ -29,11 +29,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).parent))
 import fusion_fit as F  # noqa: E402
 
-from pixelsleuth.bench.metrics import pixel_f1, pixel_f1_best  # noqa: E402
 from pixelsleuth.fusion.fuse import (  # noqa: E402
     CALIBRATION_FILE,
     STACK_TERMS,
-    THRESHOLD,
     _combine,
     _manipulation_items,
     _parse_stack,
@@ -110,17 +108,7 @@ def rows(recs: list[dict[str, Any]], cal: dict[str, Any], stack: dict[str, Any] 
     for r in recs:
         base = _base(r, cal)
         m = base if stack is None else stack_map(r["evs"], base, stack)
-        row = {
-            "type": r["type"],
-            "label": r["label"],
-            "format": r["format"],
-            "score": _combine(_manipulation_items(r["evs"], {}, cal))[0],
-            "area": float((m >= THRESHOLD).mean()),
-        }
-        if r["label"] == 1:
-            row["f1"] = pixel_f1(m, r["mask"])
-            row["f1_best"] = pixel_f1_best(m, r["mask"])[0]
-        out.append(row)
+        out.append(F.map_row(r, _combine(_manipulation_items(r["evs"], {}, cal))[0], m))
     return out
 
 
