@@ -313,3 +313,34 @@ def test_map_stack_keep_base_never_lowers_a_base_pixel():
     assert plain[6, 6] < 0.5 <= base[6, 6]  # the stack alone pushes a's region out
     assert kept[6, 6] >= 0.5  # with keep_base it stays flagged
     assert int((kept >= 0.5).sum()) == int((base >= 0.5).sum())
+
+
+def test_default_profile_analysis_uses_the_shipped_stack(monkeypatch):
+    """Every detector the shipped stack names runs in the default profile, so the stack is applied (a renamed or
+    dropped detector would silently switch it off); the fast profile falls back to the base map."""
+    import io
+    import sys
+
+    from PIL import Image
+
+    import pixelsleuth.fusion.fuse  # noqa: F401
+    from pixelsleuth.api import analyze
+
+    mod = sys.modules["pixelsleuth.fusion.fuse"]
+    calls: list[tuple[int, int]] = []
+    real = mod.stack_map
+
+    def spy(evidence, base, stack):
+        calls.append(base.shape)
+        return real(evidence, base, stack)
+
+    monkeypatch.setattr(mod, "stack_map", spy)
+    rng = np.random.default_rng(3)
+    img = (rng.random((160, 200, 3)) * 255).astype(np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(img).save(buf, "JPEG", quality=90)
+    analyze(buf.getvalue(), "default")
+    assert calls == [(160, 200)]
+    calls.clear()
+    analyze(buf.getvalue(), "fast")
+    assert calls == []
