@@ -121,6 +121,8 @@ def main() -> None:
         help="more seeded training views per item (train_view of ai_data.py on a second per-item stream); the "
         "cached evaluation views are unchanged (experiment, docs/bench/ai_generated.md)",
     )
+    ap.add_argument("--seed-offset", type=int, default=0, help="added to every fold's training seed (seed spread)")
+    ap.add_argument("--generators", default=None, help="comma-separated held-out generators (default: all)")
     ap.add_argument(
         "--out",
         default=None,
@@ -146,11 +148,13 @@ def main() -> None:
     if not a.no_logo:
         arrays: dict[str, np.ndarray] = {}
         for gi, g in enumerate(A.GENERATORS):
+            if a.generators and g not in a.generators.split(","):
+                continue
             for h in (0, 1):
                 t0 = time.time()
                 tr = np.where(((y == 1) & (group != g) & (half == h)) | ((y == 0) & (half == h)))[0]
                 te = np.where(((y == 1) & (group == g) & (half != h)) | ((y == 0) & (half != h)))[0]
-                net = train(views, tr, y, a.steps, SEED + 10 * gi + h)
+                net = train(views, tr, y, a.steps, SEED + 10 * gi + h + a.seed_offset)
                 arrays[f"stats_{g}_{h}"] = np.array(real_stats(net, views, tr, y))
                 arrays[f"test_{g}_{h}"] = te
                 for c in A.EVAL_CONDITIONS:
