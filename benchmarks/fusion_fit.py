@@ -104,18 +104,9 @@ def run(
             fmap = fuse_maps(r["evs"], shape, None, cal) if maps else None
         if fmap is None:
             fmap = np.zeros(shape, np.float32)
-        row = {
-            "type": r["type"],
-            "label": r["label"],
-            "format": r["format"],
-            "score": score,
-            "area": float((fmap >= THRESHOLD).mean()),
-        }
-        if r["label"] == 1 and maps:
-            row["f1"] = pixel_f1(fmap, r["mask"])
-            row["f1_best"] = pixel_f1_best(fmap, r["mask"])[0]
-            if r["both"] is not None:
-                row["f1_best_both"] = pixel_f1_best(fmap, r["both"])[0]
+        row = map_row(r, score, fmap, pixels=maps)
+        if r["label"] == 1 and maps and r["both"] is not None:
+            row["f1_best_both"] = pixel_f1_best(fmap, r["both"])[0]
         out.append(row)
     return out
 
@@ -243,8 +234,9 @@ def fit(
     return cal
 
 
-def map_row(r: dict[str, Any], score: float, m: np.ndarray) -> dict[str, Any]:
-    """One image's evaluation row (score, flagged area; pixel F1 at 0.5 and F1-best for a forgery) for map ``m``."""
+def map_row(r: dict[str, Any], score: float, m: np.ndarray, pixels: bool = True) -> dict[str, Any]:
+    """One image's evaluation row (score, flagged area; with ``pixels``, pixel F1 at 0.5 and F1-best for a forgery)
+    for map ``m``."""
     row = {
         "type": r["type"],
         "label": r["label"],
@@ -252,7 +244,7 @@ def map_row(r: dict[str, Any], score: float, m: np.ndarray) -> dict[str, Any]:
         "score": score,
         "area": float((m >= THRESHOLD).mean()),
     }
-    if r["label"] == 1:
+    if r["label"] == 1 and pixels:
         row["f1"] = pixel_f1(m, r["mask"])
         row["f1_best"] = pixel_f1_best(m, r["mask"])[0]
     return row
