@@ -124,35 +124,49 @@ def _clipped_blocks(rgb: np.ndarray, phase: tuple[int, int], bh: int, bw: int) -
     return c.reshape(bh, 8, bw, 8).any(axis=(1, 3))
 
 
-def find_phase(y: np.ndarray) -> tuple[int, int]:
-    """Grid phase with the strongest lattice evidence over a fixed sample of blocks."""
+def _n_distinct_rows(a: np.ndarray) -> int:
+    """Number of distinct rows of a 2-D array (``len(np.unique(a, axis=0))``, by comparing each row's bytes)."""
+    a = np.ascontiguousarray(a + 0.0)  # + 0.0 turns -0.0 into 0.0, which np.unique(axis=0) counts as equal
+    return len(np.unique(a.view(np.dtype((np.void, a.dtype.itemsize * a.shape[1]))).ravel()))
+
+
+def find_phase(
+    y: np.ndarray, candidates: list[tuple[int, int]] | None = None, sigma: float = SIGMA0
+) -> tuple[int, int]:
+    """Grid phase with the strongest lattice evidence over a fixed sample of blocks (among ``candidates``, default
+    all 64), assuming rounding noise ``sigma``."""
     h, w = y.shape
     gh, gw = h // 8 - 1, w // 8 - 1  # blocks that exist at every phase
     idx = np.sort(np.random.default_rng(0).choice(gh * gw, size=min(PHASE_SAMPLE, gh * gw), replace=False))
     bi, bj = idx // gw, idx % gw
-    phases = [(r, c) for r in range(8) for c in range(8)]
-    scores = (
-        _mode_steps(_sampled_blocks(y, phases, bi, bj), SIGMA0, 16, min_n=12)[1].sum(axis=1).reshape(8, 8)
-    )
-    ph = np.unravel_index(int(np.argmax(scores)), scores.shape)
-    return int(ph[0]), int(ph[1])
+    phases = candidates or [(r, c) for r in range(8) for c in range(8)]
+    scores = _mode_steps(_sampled_blocks(y, phases, bi, bj), sigma, 16, min_n=12)[1].sum(axis=1)
+    r, c = phases[int(np.argmax(scores))]
+    return int(r), int(c)
 
 
-def jpeg_compatibility(y: np.ndarray, rgb: np.ndarray | None = None) -> CompatResult | None:
+def jpeg_compatibility(
+    y: np.ndarray,
+    rgb: np.ndarray | None = None,
+    sigma_floor: float = 0.25,
+    phases: list[tuple[int, int]] | None = None,
+    mode_floor: np.ndarray | None = None,
+) -> CompatResult | None:
     """Block-wise JPEG compatibility of a luma plane (float, 0-255) of a losslessly stored image.
 
-    Returns None when the image is too small (fewer than 8 x 8 blocks)."""
+    ``sigma_floor``: the least rounding noise assumed per coefficient (a plane recovered from up-sampled chroma is
+    noisier than luma); ``phases``: the grid phases to consider (default all 64). Returns None when the image is too small (fewer than 8 x 8 blocks)."""
     y = np.asarray(y, dtype=np.float32)  # float32 throughout: a 100 MP picture needs about 1 GB, not 2
     if y.shape[0] < 72 or y.shape[1] < 72:
         return None
-    phase = find_phase(y)
+    phase = find_phase(y, phases, max(SIGMA0, sigma_floor))
     coef, bh, bw = _blocks(y, phase)
     clipped = _clipped_blocks(rgb, phase, bh, bw) if rgb is not None else np.zeros((bh, bw), dtype=bool)
     # the steps are estimated on unclipped blocks: a clamped pixel puts its block off the lattice, and in a picture
     # with large saturated areas (a third of the blocks or more) they can outvote the rest, and a step then reads as 1
     fit_pool = coef[~clipped.ravel()] if (~clipped).sum() >= MIN_FIT_BLOCKS else coef
     sub = fit_pool[:: max(1, len(fit_pool) // FIT_SAMPLE)]
-    sigma = SIGMA0
+    sigma = max(SIGMA0, sigma_floor)
     step = np.ones(64)
     for _ in range(2):
         step, _ = _mode_steps(sub, sigma, Q_MAX)
@@ -160,10 +174,10 @@ def jpeg_compatibility(y: np.ndarray, rgb: np.ndarray | None = None) -> CompatRe
         if big.sum() < MIN_INFORMATIVE:
             break  # nothing to refine the noise on, and nothing to check: never compressed, or too finely
         r = sub[:, big] - step[big] * np.round(sub[:, big] / step[big])
-        sigma = float(np.clip(1.4826 * np.median(np.abs(r)), 0.25, 1.5))
+        sigma = float(np.clip(1.4826 * np.median(np.abs(r)), sigma_floor, 1.5))
     n_inf = int((step >= 4).sum())
     # a periodic pattern or a picture of a few repeated blocks fits some lattice by coincidence
-    too_regular = len(np.unique(np.round(sub, 1), axis=0)) < MIN_DISTINCT_BLOCKS
+    too_regular = _n_distinct_rows(np.round(sub, 1)) < MIN_DISTINCT_BLOCKS
     if n_inf < MIN_INFORMATIVE or too_regular:
         return CompatResult(
             valid=False,
@@ -180,6 +194,8 @@ def jpeg_compatibility(y: np.ndarray, rgb: np.ndarray | None = None) -> CompatRe
     q = np.maximum(step, 1.0)
     r_sub = sub - q * np.round(sub / q)
     sig_k = np.clip(1.4826 * np.median(np.abs(r_sub), axis=0), sigma, 1.5)
+    if mode_floor is not None:
+        sig_k = np.maximum(sig_k, np.asarray(mode_floor, dtype=np.float64).ravel())
     used = step >= np.maximum(2.0, 5.0 * sig_k)
     total = np.zeros(len(coef))
     miss = np.zeros(len(coef))

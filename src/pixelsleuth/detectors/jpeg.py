@@ -14,7 +14,9 @@
   crop) are mapped (``_jpeg_nadq``; map and finding, no score).
 * **JPEG compatibility** (default/thorough, lossless files only): a decoded JPEG saved as PNG/TIFF keeps its DCT
   coefficients on the quantization lattice in every untouched 8x8 block; blocks changed after decompression fall
-  off it. The grid phase and the steps are estimated from the pixels (``_jpeg_compat``).
+  off it. The grid phase and the steps are estimated from the pixels (``_jpeg_compat``). The colour is checked the
+  same way on the half-resolution chroma planes recovered from the decoder's up-sampling (``_jpeg_chroma``), which
+  sees hue and saturation changes that barely touch the luma.
 * **JPEG ghosts** (default/thorough): the luma is recompressed at lower qualities; a region whose error curve
   differs from the rest of the image stands out.
 
@@ -28,6 +30,7 @@ from typing import Any, ClassVar
 import numpy as np
 from scipy import ndimage
 
+from pixelsleuth.detectors._jpeg_chroma import ChromaCompat, chroma_compatibility
 from pixelsleuth.detectors._jpeg_compat import CompatResult, blocks_to_pixels, jpeg_compatibility
 from pixelsleuth.detectors._jpeg_dq import double_quantization, ghosts, grid_analysis
 from pixelsleuth.detectors._jpeg_nadq import periodicity_map, search_shift
@@ -364,8 +367,19 @@ class JpegDetector(Detector):
             m = np.repeat(np.repeat(gmap.astype(np.float32), 8, 0), 8, 1)
             m = np.pad(m, ((0, max(0, h - m.shape[0])), (0, max(0, w - m.shape[1]))), mode="edge")[:h, :w]
             rel[:] = 0.6
-        if checkable:
-            score_c, m_c, rel_c = self._compat_evidence(compat, (h, w), findings, extra)
+        chroma = None
+        if prev and image.rgb is not None and image.rgb.ndim == 3:
+            chroma = chroma_compatibility(image.rgb, compat.phase if checkable else grid.phase)
+        chroma_ok = chroma is not None and chroma.valid
+        if checkable or chroma_ok:
+            score_c, m_c, rel_c = self._compat_evidence(
+                compat if checkable else None,
+                chroma if chroma_ok else None,
+                compat.phase if checkable else grid.phase,
+                (h, w),
+                findings,
+                extra,
+            )
             score = max(score, score_c)
             m = np.maximum(m, m_c)
             rel = np.maximum(rel, rel_c)
@@ -385,32 +399,64 @@ class JpegDetector(Detector):
         return self.evidence(score=score, map=m, reliability=rel, findings=findings, extra=extra)
 
     def _compat_evidence(
-        self, res: CompatResult, shape: tuple[int, int], findings: list[Finding], extra: dict[str, Any]
+        self,
+        res: CompatResult | None,
+        chroma: ChromaCompat | None,
+        phase: tuple[int, int],
+        shape: tuple[int, int],
+        findings: list[Finding],
+        extra: dict[str, Any],
     ) -> tuple[float, np.ndarray, np.ndarray]:
-        """Score, map and reliability from the block-wise JPEG-compatibility test of a lossless image."""
-        sm = ndimage.uniform_filter(res.miss, size=3, mode="nearest")
+        """Score, map and reliability from the block-wise JPEG-compatibility tests of a lossless image: luma
+        (``res``) and chroma (``chroma``), either of them None when not checkable, on the luma grid at ``phase``."""
+        h, w = shape
+        bh, bw = res.miss.shape if res is not None else ((h - phase[0]) // 8, (w - phase[1]) // 8)
+        miss = res.miss.astype(np.float32) if res is not None else np.zeros((bh, bw), np.float32)
+        if chroma is not None:
+            # the chroma planes' off-lattice points, averaged over each luma block (a chroma block spans 1-4 of them)
+            cm = chroma.miss[phase[0] : phase[0] + bh * 8, phase[1] : phase[1] + bw * 8]
+            nbh, nbw = cm.shape[0] // 8, cm.shape[1] // 8
+            miss[:nbh, :nbw] += cm[: nbh * 8, : nbw * 8].reshape(nbh, 8, nbw, 8).mean(axis=(1, 3))
+        sm = ndimage.uniform_filter(miss, size=3, mode="nearest")
         block_map = _ramp(sm, COMPAT_T0, COMPAT_T1)
         score, area = _region_score(block_map, min_area=0.004, max_area=0.6)
         flagged = float((block_map > 0.5).mean())
-        known = res.steps[res.steps >= 2]
-        steps = f"steps {int(known.min())}-{int(known.max())}" if known.size else "steps"
-        extra["compatibility"] = {
+        info: dict[str, Any] = {
             "checkable": True,
-            "phase": list(res.phase),
-            "steps": res.steps.tolist(),
-            "noise": round(res.sigma, 3),
-            "informative_modes": res.n_informative,
-            "modes_used": res.n_used,
+            "phase": list(phase),
+            "luma_checkable": res is not None,
             "incompatible_fraction": round(flagged, 4),
             "region_area": round(area, 4),
             "score": round(score, 4),
         }
+        checked = []
+        if res is not None:
+            known = res.steps[res.steps >= 2]
+            steps = f"steps {int(known.min())}-{int(known.max())}" if known.size else "steps"
+            checked.append(f"{res.n_used} luma DCT modes, quantization {steps} estimated from the pixels")
+            info.update(
+                steps=res.steps.tolist(),
+                noise=round(res.sigma, 3),
+                informative_modes=res.n_informative,
+                modes_used=res.n_used,
+            )
+        if chroma is not None:
+            used = [r.n_used for r in chroma.checked]
+            checked.append(f"{sum(used)} chroma DCT modes of the {chroma.subsampling} colour planes")
+            info["chroma"] = {
+                "subsampling": chroma.subsampling,
+                "offset": list(chroma.offset),
+                "fit_residual": chroma.fit_residual,
+                "modes_used": used,
+                "steps": [r.steps.tolist() for r in chroma.checked],
+            }
+        extra["compatibility"] = info
+        what = "; ".join(checked)
         if score > 0.0:
             findings.append(
                 Finding(
-                    f"{100 * flagged:.1f}% of the 8x8 blocks no longer fit the earlier JPEG compression ({res.n_used} "
-                    f"luma DCT modes checked, quantization {steps} estimated from the pixels): those pixels were "
-                    "changed after the image was last decompressed.",
+                    f"{100 * flagged:.1f}% of the 8x8 blocks no longer fit the earlier JPEG compression (checked: "
+                    f"{what}): those pixels were changed after the image was last decompressed.",
                     code="jpeg.incompatible_blocks",
                     severity=Severity.STRONG if score >= 0.5 else Severity.WEAK,
                     supports=Supports.MANIPULATED,
@@ -434,6 +480,7 @@ class JpegDetector(Detector):
                     code="jpeg.compatible",
                 )
             )
-        cmap = blocks_to_pixels(block_map, res.phase, shape)
-        rel = np.maximum(blocks_to_pixels(np.where(res.clipped, 0.2, 0.8), res.phase, shape), 0.1)
+        cmap = blocks_to_pixels(block_map, phase, shape)
+        clipped = res.clipped if res is not None else np.zeros((bh, bw), dtype=bool)
+        rel = np.maximum(blocks_to_pixels(np.where(clipped, 0.2, 0.8), phase, shape), 0.1)
         return score, cmap, rel
