@@ -26,9 +26,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
+import cv2
 import numpy as np
-from scipy import ndimage
-from scipy.linalg import solve_banded
 
 from pixelsleuth.detectors._jpeg_compat import CompatResult, jpeg_compatibility
 
@@ -95,28 +94,47 @@ class ChromaCompat:
 
 def rgb_to_chroma(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """JFIF Cb and Cr (0-255 scale, float32) of an RGB uint8 picture."""
-    f = rgb.astype(np.float32)
-    r, g, b = f[..., 0], f[..., 1], f[..., 2]
-    cb = -0.168736 * r - 0.331264 * g + 0.5 * b + 128.0
-    cr = 0.5 * r - 0.418688 * g - 0.081312 * b + 128.0
-    return cb, cr
+    m = np.array([[-0.168736, -0.331264, 0.5], [0.5, -0.418688, -0.081312]], dtype=np.float32)
+    out = cv2.transform(np.ascontiguousarray(rgb[..., :3]).astype(np.float32), m)  # (H, W, 2), float32
+    out += 128.0
+    return out[..., 0], out[..., 1]
+
+
+OFF_DIAG = 2 * (3 / 16)  # A^T A: neighbouring samples share two outputs, 3/4 * 1/4 each
 
 
 @lru_cache(maxsize=16)
-def _normal_bands(n: int) -> np.ndarray:
-    """(3, n) banded form of A^T A for the 2x triangular up-sampling A (2n x n) with replicated edges."""
+def _thomas_factors(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Forward-elimination factors of A^T A for the 2x triangular up-sampling A (2n x n) with replicated edges:
+    a symmetric tridiagonal matrix (diagonal 20/16, 26/16 at both ends; off-diagonal 6/16). Returns (1 / pivot,
+    upper factor) per row."""
     d = np.full(n, 9 / 16 + 1 / 16 + 9 / 16 + 1 / 16)  # each sample: weight 3/4 twice, 1/4 twice
-    off = np.full(n - 1, 2 * (3 / 16))  # neighbours share two outputs, 3/4 * 1/4 each
     if n == 1:
         d[0] = 2.0  # both outputs copy the only sample
     else:
-        d[0] = 1.0 + 9 / 16 + 1 / 16  # output 0 copies sample 0 (its left neighbour is itself)
-        d[-1] = 1.0 + 9 / 16 + 1 / 16
-    ab = np.zeros((3, n), dtype=np.float32)
-    ab[0, 1:] = off
-    ab[1] = d
-    ab[2, :-1] = off
-    return ab
+        d[0] = d[-1] = 1.0 + 9 / 16 + 1 / 16  # output 0 copies sample 0 (its left neighbour is itself)
+    inv = np.empty(n)
+    up = np.zeros(n)
+    prev = 0.0
+    for i in range(n):
+        piv = d[i] - OFF_DIAG * prev
+        inv[i] = 1.0 / piv
+        prev = OFF_DIAG / piv if i < n - 1 else 0.0
+        up[i] = prev
+    return inv.astype(np.float32), up.astype(np.float32)
+
+
+def _solve(rhs: np.ndarray) -> np.ndarray:
+    """(A^T A)^-1 rhs along axis 0, every column at once (Thomas algorithm; the matrix is diagonally dominant)."""
+    n = rhs.shape[0]
+    inv, up = _thomas_factors(n)
+    y = np.empty_like(rhs)
+    y[0] = rhs[0] * inv[0]
+    for i in range(1, n):
+        y[i] = (rhs[i] - OFF_DIAG * y[i - 1]) * inv[i]
+    for i in range(n - 2, -1, -1):
+        y[i] -= up[i] * y[i + 1]
+    return y
 
 
 def _up(c: np.ndarray) -> np.ndarray:
@@ -133,7 +151,7 @@ def _down_ls(x: np.ndarray, axis: int, phase: int) -> np.ndarray:
     """Least-squares chroma samples along ``axis`` from the up-sampled pixels starting at ``phase``."""
     x = np.moveaxis(x, axis, 0)
     n = (x.shape[0] - phase) // 2
-    x = x[phase : phase + 2 * n].astype(np.float32)
+    x = np.ascontiguousarray(x[phase : phase + 2 * n], dtype=np.float32)
     # A^T x: each sample collects 3/4 of its two outputs and 1/4 of the two outer neighbours' (edges replicate)
     even, odd = x[0::2], x[1::2]
     atx = 0.75 * (even + odd)
@@ -141,9 +159,7 @@ def _down_ls(x: np.ndarray, axis: int, phase: int) -> np.ndarray:
     atx[1:] += 0.25 * odd[:-1]  # output 2(i-1)+1 has 1/4 of sample i
     atx[0] += 0.25 * even[0]  # output 0's left neighbour is sample 0 itself
     atx[-1] += 0.25 * odd[-1]
-    shape = atx.shape
-    c = solve_banded((1, 1), _normal_bands(n), atx.reshape(n, -1), check_finite=False).reshape(shape)
-    return np.moveaxis(c.astype(np.float32), 0, axis)
+    return np.moveaxis(_solve(atx.astype(np.float32, copy=False)), 0, axis)
 
 
 def _recover(plane: np.ndarray, sub: str, off: tuple[int, int]) -> np.ndarray:
@@ -237,7 +253,7 @@ def chroma_compatibility(rgb: np.ndarray, grid: tuple[int, int] | None = None) -
     lo, hi = np.minimum(np.minimum(r, g), b), np.maximum(np.maximum(r, g), b)
     clip = ((lo == 0) | (hi == 255)).view(np.uint8)
     # a chroma sample is estimated from the pixels around its footprint: one more pixel on each side
-    clip = ndimage.maximum_filter(clip, size=3, mode="nearest")
+    clip = cv2.dilate(clip, np.ones((3, 3), np.uint8))
     # the hypothesis under which the Cb plane is checkable with the most informative modes (ties: the listed order),
     # decided on a central crop that starts on a multiple of 16 pixels, so block phases carry over to the picture.
     # Every hypothesis is tried: a wrong 2x one can still leave a lattice in some modes (those with even
