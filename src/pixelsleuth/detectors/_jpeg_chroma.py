@@ -34,7 +34,7 @@ from pixelsleuth.detectors._jpeg_compat import CompatResult, jpeg_compatibility
 # a 2x hypothesis is accepted when the least-squares fit of the up-sampling model leaves at most this robust residual
 # (grey levels; the decoder's rounding alone leaves about 0.25-0.3 on camera JPEGs)
 FIT_RESIDUAL_MAX = 0.45
-RATIO_420 = 1.65  # 4:2:0 is tried first unless its fit residual exceeds 4:2:2's by this factor
+RATIO_420 = 1.65  # 4:2:0 is listed first (wins ties) unless its fit residual exceeds 4:2:2's by this factor
 TEST_SIDE = 512  # the block tests that choose the hypothesis run on a central crop of this size
 SELECT_SIDE = 256  # hypothesis selection on a central crop of at most this many pixels a side
 # least noise per DCT coefficient of a recovered plane: the decoder's rounding, amplified by the inversion (0.34-0.41
@@ -186,7 +186,7 @@ Hypothesis = tuple[str, tuple[int, int], float, list[tuple[int, int]] | None]
 
 
 def _candidates(cb: np.ndarray, grid: tuple[int, int] | None) -> list[Hypothesis]:
-    """Sub-sampling hypotheses worth testing, best first: 4:2:0 and 4:2:2 where their up-sampling model fits the
+    """Sub-sampling hypotheses worth testing, in tie-break order: 4:2:0 and 4:2:2 where their up-sampling model fits the
     Cb of a central crop, then 4:4:4; each with its 2x offset, fit residual and the plane's candidate grid
     phases.
 
