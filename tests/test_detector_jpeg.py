@@ -407,3 +407,23 @@ def test_non_aligned_model_is_silent_without_a_shifted_first_compression(case: s
         data = _jpeg(np.ascontiguousarray(_decode(_jpeg(big, 65))[0:320, 4:324]), 90)
     ev = JpegDetector().run(load_image(data), Context(profile="default"))
     assert ev.extra["na_double_quantization"]["detected"] is False
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    n=st.integers(1, 60),
+    width=st.integers(1, 64),
+    scale=st.sampled_from([0.01, 1.0, 10.0]),
+    dup=st.integers(0, 10),
+    seed=st.integers(0, 1000),
+)
+def test_distinct_rows_matches_numpy_unique(n: int, width: int, scale: float, dup: int, seed: int) -> None:
+    """The byte-wise distinct-row count used by the compatibility test equals ``len(np.unique(a, axis=0))``,
+    including negative zeros."""
+    from pixelsleuth.detectors._jpeg_compat import _n_distinct_rows
+
+    rng = np.random.default_rng(seed)
+    a = np.round(rng.normal(size=(n, width)).astype(np.float32) * scale, 1)
+    a = np.concatenate([a, a[: min(dup, n)]])
+    a[rng.integers(0, len(a))] = -0.0
+    assert _n_distinct_rows(a) == len(np.unique(a, axis=0))
