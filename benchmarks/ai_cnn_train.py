@@ -68,6 +68,15 @@ def build_views(items: list[dict], extra: int = 0) -> dict[str, np.ndarray]:
 
 
 RGB_INPUT = True  # --residual-only sets False
+TTA = False  # --tta sets True
+
+
+def score_views(net: TinyResidualNet, x: np.ndarray) -> np.ndarray:
+    """Logits of uint8 views (n x 224 x 224 x 3); with --tta the mean of each view's and its mirror's logit."""
+    s = score(net, x)
+    if TTA:
+        s = 0.5 * (s + score(net, np.ascontiguousarray(x[:, :, ::-1])))
+    return s
 
 
 def train(
@@ -83,7 +92,7 @@ def real_stats(
     net: TinyResidualNet, views: dict[str, np.ndarray], idx: np.ndarray, y: np.ndarray
 ) -> list[float]:
     real = idx[y[idx] == 0]
-    s = np.concatenate([score(net, views[k][real]) for k in TRAIN_KEYS])
+    s = np.concatenate([score_views(net, views[k][real]) for k in TRAIN_KEYS])
     return [float(s.mean()), float(s.std() + 1e-6)]
 
 
@@ -133,9 +142,16 @@ def main() -> None:
         action="store_true",
         help="the network sees the Laplacian residual only, not the RGB values (experiment, docs/bench/ai_generated.md)",
     )
+    ap.add_argument(
+        "--tta",
+        action="store_true",
+        help="score each view and its horizontal mirror and average the two logits (test-time augmentation; the "
+        "training flips mirrors too)",
+    )
     a = ap.parse_args()
-    global RGB_INPUT, TRAIN_KEYS
+    global RGB_INPUT, TRAIN_KEYS, TTA
     RGB_INPUT = not a.residual_only
+    TTA = a.tta
     TRAIN_KEYS = TRAIN_KEYS + tuple(f"extra{j}" for j in range(a.extra_views))
     torch.set_num_threads(2)
     t_all = time.time()
@@ -158,12 +174,12 @@ def main() -> None:
                 arrays[f"stats_{g}_{h}"] = np.array(real_stats(net, views, tr, y))
                 arrays[f"test_{g}_{h}"] = te
                 for c in A.EVAL_CONDITIONS:
-                    arrays[f"oof_{g}_{h}_{c}"] = score(net, views[c][te])
+                    arrays[f"oof_{g}_{h}_{c}"] = score_views(net, views[c][te])
                 if a.inner_out:
                     inn = np.where(((y == 1) & (group != g) & (half != h)) | ((y == 0) & (half != h)))[0]
                     arrays[f"inner_{g}_{h}"] = inn
                     for c in A.EVAL_CONDITIONS:
-                        arrays[f"inner_{g}_{h}_{c}"] = score(net, views[c][inn])
+                        arrays[f"inner_{g}_{h}_{c}"] = score_views(net, views[c][inn])
                 from pixelsleuth.bench.metrics import roc_auc
 
                 auc = roc_auc(arrays[f"oof_{g}_{h}_clean"], y[te])
