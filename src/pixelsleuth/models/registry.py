@@ -158,12 +158,24 @@ def _card_files() -> list[tuple[str, str]]:
     return out
 
 
+_PARSED: dict[tuple[str, str], ModelCard | None] = {}  # (path, text) -> card; cards are frozen, so sharing is safe
+
+
+def _parse_card(path: str, text: str) -> ModelCard | None:
+    """The card in ``text`` (None when it is not a mapping), parsed once per process for each distinct text: detectors
+    ask for their model's card on every image, and YAML parsing was a measurable part of a small image's time."""
+    key = (path, text)
+    if key not in _PARSED:
+        d = yaml.safe_load(text)
+        _PARSED[key] = ModelCard.from_dict(d, path) if isinstance(d, dict) else None
+    return _PARSED[key]
+
+
 def list_cards() -> list[ModelCard]:
     cards: dict[str, ModelCard] = {}
     for path, text in _card_files():
-        d = yaml.safe_load(text)
-        if isinstance(d, dict):
-            c = ModelCard.from_dict(d, path)
+        c = _parse_card(path, text)
+        if c is not None:
             cards[c.name] = c
     cards.update(_EXTRA_CARDS)
     return [cards[k] for k in sorted(cards)]
