@@ -39,11 +39,19 @@ SEED = 20261201
 
 class TinyResidualNet(nn.Module):
     """``rgb=False``: the network sees only the fixed Laplacian residual, not the colours themselves (an experiment:
-    content is what differs most between generators and photos, the residual is where up-sampling traces live)."""
+    content is what differs most between generators and photos, the residual is where up-sampling traces live).
 
-    def __init__(self, rgb: bool = True) -> None:
+    ``residual="npr"`` (an experiment, docs/bench/ai_generated.md): the fixed residual is the neighbouring-pixel
+    relationship of each 2 x 2 block instead of the Laplacian, x - nearest_upsample(x[::2, ::2]): up-sampling layers
+    tie the pixels of a block together, which this residual exposes (the idea of NPR, Tan et al., CVPR 2024).
+    Inputs need even height and width."""
+
+    def __init__(self, rgb: bool = True, residual: str = "laplacian") -> None:
         super().__init__()
+        if residual not in ("laplacian", "npr"):
+            raise ValueError(f"unknown residual {residual!r}")
         self.rgb = rgb
+        self.residual = residual
         lap = torch.tensor([[0, -1, 0], [-1, 4, -1], [0, -1, 0]], dtype=torch.float32) / 4.0
         self.register_buffer("hp", lap.expand(3, 1, 3, 3).clone())
 
@@ -63,7 +71,11 @@ class TinyResidualNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = x / 255.0
-        r = nn.functional.conv2d(x, self.hp, padding=1, groups=3) * 8.0
+        if self.residual == "npr":
+            sub = x[:, :, ::2, ::2]
+            r = (x - sub.repeat_interleave(2, dim=2).repeat_interleave(2, dim=3)) * 4.0
+        else:
+            r = nn.functional.conv2d(x, self.hp, padding=1, groups=3) * 8.0
         f = self.body(torch.cat([x - 0.5, r], dim=1) if self.rgb else r)
         return self.head(torch.cat([f.mean(dim=(2, 3)), f.amax(dim=(2, 3))], dim=1))[:, 0]
 
@@ -84,9 +96,9 @@ def views(items: list[dict], rng: np.random.Generator) -> tuple[np.ndarray, np.n
 
 
 def train(
-    x: np.ndarray, y: np.ndarray, steps: int, rng: np.random.Generator, rgb: bool = True
+    x: np.ndarray, y: np.ndarray, steps: int, rng: np.random.Generator, rgb: bool = True, residual: str = "laplacian"
 ) -> TinyResidualNet:
-    net = TinyResidualNet(rgb=rgb)
+    net = TinyResidualNet(rgb=rgb, residual=residual)
     opt = torch.optim.AdamW(net.parameters(), lr=2e-3, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=2e-3, total_steps=steps)
     pos, neg = np.nonzero(y == 1)[0], np.nonzero(y == 0)[0]

@@ -68,6 +68,7 @@ def build_views(items: list[dict], extra: int = 0) -> dict[str, np.ndarray]:
 
 
 RGB_INPUT = True  # --residual-only sets False
+RESIDUAL = "laplacian"  # --residual npr: the neighbouring-pixel-relationship residual (experiment)
 TTA = False  # --tta sets True
 
 
@@ -85,7 +86,7 @@ def train(
     """ai_cnn_logo's training loop on the TRAIN_KEYS views of ``idx``, seeded by ``seed``."""
     torch.manual_seed(seed)
     x = np.stack([views[k][idx] for k in TRAIN_KEYS], axis=1)  # n x V x 224 x 224 x 3
-    return train_logo(x, y[idx], steps, np.random.default_rng(seed), rgb=RGB_INPUT)
+    return train_logo(x, y[idx], steps, np.random.default_rng(seed), rgb=RGB_INPUT, residual=RESIDUAL)
 
 
 def real_stats(
@@ -148,9 +149,17 @@ def main() -> None:
         help="score each view and its horizontal mirror and average the two logits (test-time augmentation; the "
         "training flips mirrors too)",
     )
+    ap.add_argument(
+        "--residual",
+        choices=("laplacian", "npr"),
+        default="laplacian",
+        help="the fixed residual beside the RGB input: the shipped Laplacian, or the neighbouring-pixel relationship "
+        "of 2 x 2 blocks (experiment, docs/bench/ai_generated.md)",
+    )
     a = ap.parse_args()
-    global RGB_INPUT, TRAIN_KEYS, TTA
+    global RGB_INPUT, TRAIN_KEYS, TTA, RESIDUAL
     RGB_INPUT = not a.residual_only
+    RESIDUAL = a.residual
     TTA = a.tta
     TRAIN_KEYS = TRAIN_KEYS + tuple(f"extra{j}" for j in range(a.extra_views))
     torch.set_num_threads(2)
@@ -204,6 +213,7 @@ def main() -> None:
             "steps": a.steps,
             "seed": SEED,
             "train_views": list(TRAIN_KEYS),
+            "residual": RESIDUAL,
             "real_logit_mean_sd": stats,
             "sha256": sha,
             "n_params": int(sum(p.numel() for p in net.parameters())),
