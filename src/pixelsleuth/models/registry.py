@@ -158,17 +158,21 @@ def _card_files() -> list[tuple[str, str]]:
     return out
 
 
-_PARSED: dict[tuple[str, str], ModelCard | None] = {}  # (path, text) -> card; cards are frozen, so sharing is safe
+# path -> (text, card) of the last parse; cards are frozen, so sharing them is safe, and one entry per path keeps a
+# long-running server's memory bounded however often a card is edited
+_PARSED: dict[str, tuple[str, ModelCard | None]] = {}
 
 
 def _parse_card(path: str, text: str) -> ModelCard | None:
-    """The card in ``text`` (None when it is not a mapping), parsed once per process for each distinct text: detectors
+    """The card in ``text`` (None when it is not a mapping), parsed again only when the file's text changed: detectors
     ask for their model's card on every image, and YAML parsing was a measurable part of a small image's time."""
-    key = (path, text)
-    if key not in _PARSED:
-        d = yaml.safe_load(text)
-        _PARSED[key] = ModelCard.from_dict(d, path) if isinstance(d, dict) else None
-    return _PARSED[key]
+    hit = _PARSED.get(path)
+    if hit is not None and hit[0] == text:
+        return hit[1]
+    d = yaml.safe_load(text)
+    card = ModelCard.from_dict(d, path) if isinstance(d, dict) else None
+    _PARSED[path] = (text, card)
+    return card
 
 
 def list_cards() -> list[ModelCard]:
