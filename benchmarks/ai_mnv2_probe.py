@@ -57,6 +57,18 @@ def feats(net: torch.nn.Sequential, x: np.ndarray) -> dict[int, np.ndarray]:
     return {d: np.concatenate(v) for d, v in out.items()}
 
 
+def fold_lr(
+    F: dict, d: int, c: float, tr: np.ndarray, y: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, LogisticRegression]:
+    """A class-balanced logistic regression on the standardised depth-``d`` features of the training views of
+    ``tr``; returns the training features, their labels, and the standardisation mean / sd with the model."""
+    xt = np.concatenate([F[(k, d)][tr] for k in ("train0", "train1", "clean")])
+    yt = np.concatenate([y[tr]] * 3)
+    mu, sd = xt.mean(0), xt.std(0) + 1e-6
+    lr = LogisticRegression(C=c, class_weight="balanced", max_iter=3000).fit((xt - mu) / sd, yt)
+    return xt[yt == 0], mu, sd, lr
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default="/tmp/ai_mnv2_probe.json")
@@ -97,11 +109,8 @@ def main() -> None:
             for h in (0, 1):
                 tr = np.where(((y == 1) & (group != g) & (half == h)) | ((y == 0) & (half == h)))[0]
                 te = np.where(((y == 1) & (group == g) & (half != h)) | ((y == 0) & (half != h)))[0]
-                xt = np.concatenate([F[(k, d)][tr] for k in ("train0", "train1", "clean")])
-                yt = np.concatenate([y[tr]] * 3)
-                mu, sd = xt.mean(0), xt.std(0) + 1e-6
-                lr = LogisticRegression(C=a.oof_c, class_weight="balanced", max_iter=3000).fit((xt - mu) / sd, yt)
-                real = lr.decision_function((xt[yt == 0] - mu) / sd)
+                xr, mu, sd, lr = fold_lr(F, d, a.oof_c, tr, y)
+                real = lr.decision_function((xr - mu) / sd)
                 arrays[f"stats_{g}_{h}"] = np.array([real.mean(), real.std() + 1e-6])
                 arrays[f"test_{g}_{h}"] = te
                 for cond in A.EVAL_CONDITIONS:
@@ -120,10 +129,7 @@ def main() -> None:
                 for h in (0, 1):
                     tr = np.where(((y == 1) & (group != g) & (half == h)) | ((y == 0) & (half == h)))[0]
                     te = np.where(((y == 1) & (group == g) & (half != h)) | ((y == 0) & (half != h)))[0]
-                    xt = np.concatenate([F[(k, d)][tr] for k in ("train0", "train1", "clean")])
-                    yt = np.concatenate([y[tr]] * 3)
-                    mu, sd = xt.mean(0), xt.std(0) + 1e-6
-                    lr = LogisticRegression(C=c, class_weight="balanced", max_iter=3000).fit((xt - mu) / sd, yt)
+                    _, mu, sd, lr = fold_lr(F, d, c, tr, y)
                     for cond in A.EVAL_CONDITIONS:
                         sc[cond] = np.concatenate([sc[cond], lr.decision_function((F[(cond, d)][te] - mu) / sd)])
                     ys = np.concatenate([ys, y[te]])

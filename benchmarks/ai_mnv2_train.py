@@ -34,7 +34,7 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).parent))
 import ai_data as A  # noqa: E402
-from ai_cnn_train import build_views  # noqa: E402
+from ai_cnn_train import build_views, export  # noqa: E402
 from descriptor_model import mobilenet_v2_features  # noqa: E402
 from sklearn.linear_model import LogisticRegression  # noqa: E402
 
@@ -136,21 +136,6 @@ def real_stats(net: MNV2Detector, views: dict[str, np.ndarray], idx: np.ndarray,
     real = idx[y[idx] == 0]
     s = np.concatenate([score(net, views[k][real]) for k in TRAIN_KEYS])
     return [float(s.mean()), float(s.std() + 1e-6)]
-
-
-def export(net: MNV2Detector, path: Path) -> None:
-    tmp = path.with_suffix(".onnx.tmp")
-    torch.onnx.export(
-        net.eval(),
-        (torch.zeros(1, 3, 224, 224),),
-        str(tmp),
-        input_names=["image"],
-        output_names=["logit"],
-        dynamic_axes={"image": {0: "batch", 2: "height", 3: "width"}, "logit": {0: "batch"}},
-        opset_version=17,
-        dynamo=False,
-    )
-    tmp.replace(path)
 
 
 def main() -> None:
