@@ -1,18 +1,23 @@
 """Train the shipped low-level CNN of the ``ai_cnn`` detector, and its leave-one-generator-out out-of-fold logits.
 
     pip install '.[train]'                                   # torch (CPU) and onnx
+    pixelsleuth models fetch mobilenet_v2_imagenet           # the initialisation of the shipped network
     python benchmarks/ai_data.py                             # feature cache + split list (if not there yet)
-    python benchmarks/ai_cnn_train.py --steps 600            # about 25 min on 2 cores; seeded
+    python benchmarks/ai_cnn_train.py --network mnv2 --steps 200 --crop 128   # about 40 min on 2 cores; seeded
     python benchmarks/ai_train.py                            # refits the fusion, incl. the art+cnn variant
 
-The network is ``TinyResidualNet`` of benchmarks/ai_cnn_logo.py (about 85k parameters, trained from scratch: no
-third-party weights): RGB plus a fixed Laplacian residual, five 3x3 conv/BN/ReLU blocks, global mean+max pooling,
-one logit. It is fully convolutional, so it scores the same 224x224 tiles as ``ai_artifact`` at run time.
+Two networks (``--network``), both fully convolutional, so they score the same 224x224 tiles as ``ai_artifact``:
+
+* ``mnv2`` (shipped since 2026-12-03): ``MNV2Detector`` of benchmarks/ai_mnv2_net.py, MobileNetV2 blocks 0-16
+  initialised from the ImageNet weights of the model registry and fine-tuned by us (LP-FT), 1.3M parameters.
+* ``tiny`` (shipped before, and the network that needs no third-party weights even at training time):
+  ``TinyResidualNet`` of benchmarks/ai_cnn_logo.py (about 85k parameters, trained from scratch): RGB plus a fixed
+  Laplacian residual, five 3x3 conv/BN/ReLU blocks, global mean+max pooling, one logit (``--steps 600``).
 
 1. Views: exactly the seeded views of benchmarks/ai_data.py for every item of benchmarks/ai_splits.json
    (``train0``, ``train1``, ``clean`` for training; ``clean``, ``jpeg75``, ``social``, ``swap`` for evaluation).
 2. LOGO, the folds of benchmarks/ai_train.py: for each held-out generator G and half h, train on the training
-   part's ``train0`` / ``train1`` / ``clean`` views (random 96x96 sub-crops, class-balanced batches, flips), score
+   part's ``train0`` / ``train1`` / ``clean`` views (random sub-crops, class-balanced batches, flips), score
    the test part under every condition, and record the fold model's logit mean / sd on its real training views.
    Written to ``$AI_CACHE/cnn_oof.npz`` (read by ai_train.py).
 3. Final model on every item: ``src/pixelsleuth/models/trained/ai_cnn.onnx`` and ``ai_cnn.json`` (its training
@@ -33,6 +38,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
 import ai_data as A  # noqa: E402
+import ai_mnv2_net  # noqa: E402
 from ai_cnn_logo import TinyResidualNet, score  # noqa: E402
 from ai_cnn_logo import train as train_logo  # noqa: E402
 
@@ -41,7 +47,7 @@ from pixelsleuth.models.ai_common import normalise_size  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 TRAINED = ROOT / "src/pixelsleuth/models/trained"
 TRAIN_KEYS: tuple[str, ...] = ("train0", "train1", "clean")  # --extra-views adds extra0 ...
-SEED = 20261201
+SEED = 20261201  # tiny; mnv2 uses ai_mnv2_net.SEED
 
 
 def build_views(items: list[dict], extra: int = 0) -> dict[str, np.ndarray]:
@@ -70,11 +76,13 @@ def build_views(items: list[dict], extra: int = 0) -> dict[str, np.ndarray]:
 RGB_INPUT = True  # --residual-only sets False
 RESIDUAL = "laplacian"  # --residual npr: the neighbouring-pixel-relationship residual (experiment)
 TTA = False  # --tta sets True
+NETWORK = "tiny"  # --network
+LR, CROP = 1e-4, 128  # --lr, --crop (mnv2 only)
 
 
 def score_views(net: TinyResidualNet, x: np.ndarray) -> np.ndarray:
     """Logits of uint8 views (n x 224 x 224 x 3); with --tta the mean of each view's and its mirror's logit."""
-    s = score(net, x)
+    s = ai_mnv2_net.score(net, x) if NETWORK == "mnv2" else score(net, x)
     if TTA:
         s = 0.5 * (s + score(net, np.ascontiguousarray(x[:, :, ::-1])))
     return s
@@ -86,6 +94,8 @@ def train(
     """ai_cnn_logo's training loop on the TRAIN_KEYS views of ``idx``, seeded by ``seed``."""
     torch.manual_seed(seed)
     x = np.stack([views[k][idx] for k in TRAIN_KEYS], axis=1)  # n x V x 224 x 224 x 3
+    if NETWORK == "mnv2":
+        return ai_mnv2_net.train(x, y[idx], steps, seed, LR, CROP)
     return train_logo(x, y[idx], steps, np.random.default_rng(seed), rgb=RGB_INPUT, residual=RESIDUAL)
 
 
@@ -114,7 +124,15 @@ def export(net: TinyResidualNet, path: Path) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--steps", type=int, default=600)
+    ap.add_argument("--network", choices=("mnv2", "tiny"), default="mnv2", help="see above (default: mnv2)")
+    ap.add_argument("--steps", type=int, default=None, help="training steps (default: 200 for mnv2, 600 for tiny)")
+    ap.add_argument("--lr", type=float, default=1e-4, help="mnv2 fine-tuning learning rate")
+    ap.add_argument("--crop", type=int, default=128, help="mnv2 training sub-crop size")
+    ap.add_argument(
+        "--final-out",
+        default=None,
+        help="write the final model (.onnx and .json) here instead of src/pixelsleuth/models/trained/ai_cnn.*",
+    )
     ap.add_argument("--no-final", action="store_true", help="only the LOGO out-of-fold logits")
     ap.add_argument("--no-logo", action="store_true", help="only the final model")
     ap.add_argument(
@@ -157,7 +175,14 @@ def main() -> None:
         "of 2 x 2 blocks (experiment, docs/bench/ai_generated.md)",
     )
     a = ap.parse_args()
-    global RGB_INPUT, TRAIN_KEYS, TTA, RESIDUAL
+    global RGB_INPUT, TRAIN_KEYS, TTA, RESIDUAL, NETWORK, LR, CROP, SEED
+    NETWORK, LR, CROP = a.network, a.lr, a.crop
+    if a.steps is None:
+        a.steps = 200 if NETWORK == "mnv2" else 600
+    if NETWORK == "mnv2":
+        SEED = ai_mnv2_net.SEED
+        if a.residual_only or a.residual != "laplacian":
+            ap.error("--residual-only / --residual apply to --network tiny only")
     RGB_INPUT = not a.residual_only
     RESIDUAL = a.residual
     TTA = a.tta
@@ -201,24 +226,33 @@ def main() -> None:
     if not a.no_final:
         t0 = time.time()
         allidx = np.arange(len(items))
-        net = train(views, allidx, y, a.steps, SEED)
+        net = train(views, allidx, y, a.steps, SEED + a.seed_offset)
         stats = real_stats(net, views, allidx, y)
-        onnx_path = TRAINED / "ai_cnn.onnx"
+        onnx_path = Path(a.final_out).with_suffix(".onnx") if a.final_out else TRAINED / "ai_cnn.onnx"
         export(net, onnx_path)
         sha = hashlib.sha256(onnx_path.read_bytes()).hexdigest()
-        meta = {
-            "about": "Tiny residual CNN (benchmarks/ai_cnn_logo.py TinyResidualNet), trained from scratch by "
-            "benchmarks/ai_cnn_train.py on every item of benchmarks/ai_splits.json; input RGB 0-255 NCHW float32, "
-            "any size (224x224 tiles at run time), output one logit (generated > 0).",
-            "steps": a.steps,
-            "seed": SEED,
+        common = "by benchmarks/ai_cnn_train.py on every item of benchmarks/ai_splits.json; input RGB 0-255 NCHW "
+        common += "float32, any size (224x224 tiles at run time), output one logit (generated > 0)."
+        meta: dict = {"network": NETWORK, "steps": a.steps}
+        if NETWORK == "mnv2":
+            meta["about"] = (
+                "MobileNetV2 blocks 0-16 + mean pooling + linear logit (benchmarks/ai_mnv2_net.py MNV2Detector), "
+                "initialised from the ImageNet weights of the registry model mobilenet_v2_imagenet (torchvision, "
+                "BSD-3-Clause) and fine-tuned (linear probe, then every layer) " + common
+            )
+            meta.update({"init": "mobilenet_v2_imagenet (BSD-3-Clause)", "lr": LR, "crop": CROP})
+        else:
+            meta["about"] = "Tiny residual CNN (benchmarks/ai_cnn_logo.py TinyResidualNet), trained from scratch "
+            meta["about"] += common
+            meta["residual"] = RESIDUAL
+        meta.update({
+            "seed": SEED + a.seed_offset,
             "train_views": list(TRAIN_KEYS),
-            "residual": RESIDUAL,
             "real_logit_mean_sd": stats,
             "sha256": sha,
             "n_params": int(sum(p.numel() for p in net.parameters())),
-        }
-        (TRAINED / "ai_cnn.json").write_text(json.dumps(meta, indent=1) + "\n")
+        })  # fmt: skip
+        onnx_path.with_suffix(".json").write_text(json.dumps(meta, indent=1) + "\n")
         print(f"wrote {onnx_path} ({onnx_path.stat().st_size / 1e3:.0f} kB) in {time.time() - t0:.0f} s")
     print(f"total {time.time() - t_all:.0f} s")
 

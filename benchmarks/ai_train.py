@@ -473,7 +473,9 @@ def main() -> None:
     if d["has_cnn"]:
         variants["cnn_only"] = ["cnn"]
         variants["art_cnn"] = ["art", "cnn"]
-        combine.update(cnn_only="linear", art_cnn="max_z")
+        # cnn_only is standardised like art_cnn (logit - real mean) / real sd, each network (fold or final) by its own
+        # real training logits, so that the final network, trained on twice the data, is calibrated like the folds
+        combine.update(cnn_only="max_z", art_cnn="max_z")
     if d[
         "has_cnn_inner"
     ]:  # experiment: a stack fitted on items the fold's networks never saw (nested_stacks)

@@ -1,12 +1,14 @@
-"""Learned low-level detector for AI-generated images: a tiny residual CNN we trained from scratch.
+"""Learned low-level detector for AI-generated images: a MobileNetV2 trunk we fine-tuned on generator vs camera pixels.
 
-The network (about 85k parameters, ``pixelsleuth/models/trained/ai_cnn.onnx``, trained by
-benchmarks/ai_cnn_train.py; no third-party weights) reads the RGB pixels and a fixed Laplacian residual of the same
-224x224 native-resolution tiles as ``ai_artifact`` and returns one logit per tile; the image logit is their mean.
-It complements the handcrafted statistics of ``ai_artifact``: in leave-one-generator-out tests it generalises
-better to latent/VQ decoders and worse to pixel-space diffusion (docs/bench/ai_generated.md). The fusion
-(:mod:`pixelsleuth.fusion.ai_calibration`) combines the two; the score reported here is the CNN alone,
-Platt-calibrated on out-of-fold logits (0.5 = threshold at equal priors).
+The network (MobileNetV2 blocks 0-16, mean pooling and one linear logit, 1.3M parameters,
+``pixelsleuth/models/trained/ai_cnn.onnx``) was initialised from ImageNet weights (torchvision, BSD-3-Clause, the
+registry model ``mobilenet_v2_imagenet``, needed only to retrain it) and fine-tuned by benchmarks/ai_cnn_train.py
+``--network mnv2``; it ships inside the package, so nothing is fetched at run time. It reads the same 224x224
+native-resolution tiles as ``ai_artifact`` and returns one logit per tile; the image logit is their mean. In
+leave-one-generator-out tests it generalises far better than our earlier from-scratch CNN to held-out generators
+(docs/bench/ai_generated.md). The fusion (:mod:`pixelsleuth.fusion.ai_calibration`) combines it with
+``ai_artifact``; the score reported here is the network alone, standardised by its logits on real training photos
+and calibrated on out-of-fold logits (0.5 = threshold at equal priors).
 """
 
 from __future__ import annotations
@@ -42,8 +44,9 @@ def meta() -> dict[str, Any]:
     return trained_meta(META_FILE)
 
 
-def cnn_logits(tiles: list[np.ndarray], batch: int = 8) -> np.ndarray:
-    """One logit per uint8 RGB tile (any size, all the same size within a call)."""
+def cnn_logits(tiles: list[np.ndarray], batch: int = 1) -> np.ndarray:
+    """One logit per uint8 RGB tile (any size, all the same size within a call). One tile per run is the fastest
+    on one CPU thread (benchmarks/ai_speed.py)."""
     with _lock:
         sess = _session()
     name = sess.get_inputs()[0].name
@@ -54,13 +57,15 @@ def cnn_logits(tiles: list[np.ndarray], batch: int = 8) -> np.ndarray:
     return np.concatenate(out) if out else np.zeros(0)
 
 
-def _platt() -> tuple[float, float]:
-    from pixelsleuth.fusion.ai_calibration import fusion_config
+def _calibrated(logits: np.ndarray) -> np.ndarray:
+    """P(generated) of raw network logits through the fusion's ``cnn_only`` variant (standardised by the shipped
+    network's logit mean / sd on real training photos, then Platt or isotonic); a plain sigmoid without it."""
+    from pixelsleuth.fusion.ai_calibration import calibrate, combined_logit, fusion_config
 
     v = fusion_config().get("variants", {}).get("cnn_only")
     if v is None:
-        return 1.0, 0.0
-    return float(v["platt"][0]), float(v["platt"][1])
+        return calibrated(logits, 1.0, 0.0)
+    return np.array([calibrate(v, combined_logit(v, [float(x)])) for x in np.ravel(logits)])
 
 
 @register
@@ -71,7 +76,7 @@ class AICnn(Detector):
     requires = frozenset({"rgb"})
     profiles = frozenset({"fast", "default", "thorough"})
     description = (
-        "Tiny residual CNN trained by us from scratch on generator vs camera pixels (ONNX, shipped)."
+        "MobileNetV2 trunk fine-tuned by us on generator vs camera pixels (ImageNet-initialised; ONNX, shipped)."
     )
 
     def unavailable_reason(self, image: ImageData, context: Context) -> str | None:
@@ -91,11 +96,10 @@ class AICnn(Detector):
             tiles, corners, scale, padded = image_tiles(image.rgb, max_per_axis=per_axis)
         logits = cnn_logits(tiles)
         mean_logit = float(logits.mean())
-        a, b = _platt()
-        score = float(calibrated(np.asarray([mean_logit]), a, b)[0])
+        score = float(_calibrated(np.asarray([mean_logit]))[0])
         if padded:
             score = 0.5 + (score - 0.5) * 0.5  # tiny inputs: halve the confidence
-        per_tile = calibrated(logits, a, b)
+        per_tile = _calibrated(logits)
         m = tiles_to_map(image.shape, scale, corners, per_tile.tolist())
         data = {"tiles": len(tiles), "score": round(score, 4)}
         if score >= 0.5:
