@@ -56,3 +56,81 @@ class ManipNet(nn.Module):
         up3 = nn.functional.interpolate(g3, size=f2.shape[2:], mode="bilinear", align_corners=False)
         g2 = self.d2(torch.cat([up3, f2], dim=1))
         return self.out(g2)
+
+
+class ManipMNV2(nn.Module):
+    """An ImageNet-initialised MobileNetV2 encoder (experiment, docs/bench/fusion.md) with the same input and output
+    as :class:`ManipNet`: RGB 0-255 in, one tampering logit per 4x4 block out.
+
+    Encoder: MobileNetV2 blocks 0-13 (stride 4 / 8 / 16 taps: 24 / 32 / 96 channels), ImageNet normalisation inside,
+    initialised from the registry's ImageNet weights by the training script (:func:`load_imagenet_encoder`); its
+    batch-norm statistics stay frozen. Beside it a small residual stem trained from scratch (the fixed Laplacian
+    residual of ManipNet, two stride-2 convolutions to 1/4 resolution) carries the low-level traces that ImageNet
+    features discard. Decoder: a global-mean context term at 1/16, then two upsample-concatenate-convolve steps to 1/4.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        import sys
+        from pathlib import Path
+
+        sys.path.insert(0, str(Path(__file__).parent))
+        from descriptor_model import mobilenet_v2_features
+
+        feats = list(mobilenet_v2_features().children())
+        self.enc4 = nn.Sequential(*feats[0:4])  # stride 4, 24 ch
+        self.enc8 = nn.Sequential(*feats[4:7])  # stride 8, 32 ch
+        self.enc16 = nn.Sequential(*feats[7:14])  # stride 16, 96 ch
+        self.register_buffer("mean", torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1) * 255.0)
+        self.register_buffer("std", torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1) * 255.0)
+        lap = torch.tensor([[0, -1, 0], [-1, 4, -1], [0, -1, 0]], dtype=torch.float32) / 4.0
+        self.register_buffer("hp", lap.expand(3, 1, 3, 3).clone())
+        self.res = nn.Sequential(_conv(6, 16, 2), _conv(16, 24, 2), _conv(24, 24))
+        self.glob = nn.Conv2d(96, 96, 1)
+        self.d8 = _conv(96 + 32, 64)
+        self.d4 = nn.Sequential(_conv(64 + 24 + 24, 48), _conv(48, 48))
+        self.out = nn.Conv2d(48, 1, 1)
+
+    def encoder_parameters(self) -> list[nn.Parameter]:
+        return [p for m in (self.enc4, self.enc8, self.enc16) for p in m.parameters()]
+
+    def train(self, mode: bool = True) -> ManipMNV2:
+        super().train(mode)
+        for enc in (self.enc4, self.enc8, self.enc16):
+            for m in enc.modules():
+                if isinstance(m, nn.BatchNorm2d):
+                    m.eval()
+        return self
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        z = (x - self.mean) / self.std
+        f4 = self.enc4(z)
+        f8 = self.enc8(f4)
+        f16 = self.enc16(f8)
+        f16 = f16 + self.glob(f16.mean(dim=(2, 3), keepdim=True))
+        u = x / 255.0
+        r4 = self.res(torch.cat([u - 0.5, nn.functional.conv2d(u, self.hp, padding=1, groups=3) * 8.0], dim=1))
+        up8 = nn.functional.interpolate(f16, size=f8.shape[2:], mode="bilinear", align_corners=False)
+        g8 = self.d8(torch.cat([up8, f8], dim=1))
+        up4 = nn.functional.interpolate(g8, size=f4.shape[2:], mode="bilinear", align_corners=False)
+        return self.out(self.d4(torch.cat([up4, f4, r4], dim=1)))
+
+
+def load_imagenet_encoder(net: ManipMNV2) -> None:
+    """Copy the registry's ImageNet MobileNetV2 weights (``mobilenet_v2_imagenet``) into the encoder."""
+    from pixelsleuth.models.registry import model_files
+
+    sd = torch.load(model_files("mobilenet_v2_imagenet")["mobilenet_v2-b0353104.pth"], map_location="cpu",
+                    weights_only=True)  # fmt: skip
+    n = 0
+    for part, start in ((net.enc4, 0), (net.enc8, 4), (net.enc16, 7)):
+        own = part.state_dict()
+        take = {}
+        for k in own:
+            idx, rest = k.split(".", 1)
+            src = f"features.{int(idx) + start}.{rest}"
+            take[k] = sd[src]
+        part.load_state_dict(take)
+        n += len(take)
+    if n == 0:
+        raise RuntimeError("no ImageNet tensors copied")

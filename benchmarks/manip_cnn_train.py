@@ -47,7 +47,7 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).parent))
 from ai_train import platt_fit  # noqa: E402
-from manip_cnn_model import WIDTHS, ManipNet  # noqa: E402
+from manip_cnn_model import WIDTHS, ManipMNV2, ManipNet, load_imagenet_encoder  # noqa: E402
 
 from pixelsleuth.detectors.manip_cnn import peak, peak_logit  # noqa: E402
 from pixelsleuth.models.ai_common import calibrated  # noqa: E402
@@ -144,7 +144,7 @@ def loss_fn(logits: torch.Tensor, target: torch.Tensor, forged: torch.Tensor) ->
     return bce
 
 
-def predict(net: ManipNet, rgb: np.ndarray) -> np.ndarray:
+def predict(net: nn.Module, rgb: np.ndarray) -> np.ndarray:
     """Per-pixel logits at 1/4 resolution of one uint8 RGB image (padded to a multiple of 16)."""
     h, w = rgb.shape[:2]
     ph, pw = (-h) % 16, (-w) % 16
@@ -168,7 +168,7 @@ def f1_best_and_at(prob: np.ndarray, gt: np.ndarray, thresholds: np.ndarray) -> 
     return out
 
 
-def validate(net: ManipNet, val: list[dict[str, Any]]) -> dict[str, Any]:
+def validate(net: nn.Module, val: list[dict[str, Any]]) -> dict[str, Any]:
     from pixelsleuth.bench.metrics import roc_auc
 
     net.eval()
@@ -221,7 +221,7 @@ def validate(net: ManipNet, val: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def export(net: ManipNet, path: Path) -> None:
+def export(net: nn.Module, path: Path) -> None:
     net.eval()
     tmp = path.with_suffix(".onnx.tmp")
     torch.onnx.export(
@@ -257,6 +257,17 @@ def main() -> None:
     ap.add_argument("--val-every", type=int, default=500)
     ap.add_argument("--max-val", type=int, default=600, help="validation images (a fixed, seeded choice)")
     ap.add_argument("--resume", action="store_true")
+    ap.add_argument(
+        "--network",
+        choices=("small", "mnv2"),
+        default="small",
+        help="small: ManipNet from scratch (shipped); mnv2: ManipMNV2, an ImageNet-initialised MobileNetV2 encoder "
+        "(needs `pixelsleuth models fetch mobilenet_v2_imagenet`; experiment, docs/bench/fusion.md)",
+    )
+    ap.add_argument("--encoder-lr-scale", type=float, default=0.1, help="mnv2: encoder lr = --lr x this")
+    ap.add_argument(
+        "--out", type=Path, default=None, help="write NAME.onnx / NAME.json here instead of the shipped manip_cnn.*"
+    )
     a = ap.parse_args()
     if a.list_val:
         from pixelsleuth.bench.synth import list_photos
@@ -289,8 +300,19 @@ def main() -> None:
     auth = np.array([i for i, r in enumerate(train_rows) if r["label"] == 0])
     print(f"  {len(forged)} forged, {len(auth)} authentic training images", flush=True)
 
-    net = ManipNet()
-    opt = torch.optim.AdamW(net.parameters(), lr=a.lr, weight_decay=1e-4)
+    net: nn.Module
+    if a.network == "mnv2":
+        net = ManipMNV2()
+        load_imagenet_encoder(net)
+        enc = {id(q) for q in net.encoder_parameters()}
+        groups = [
+            {"params": net.encoder_parameters(), "lr": a.lr * a.encoder_lr_scale},
+            {"params": [q for q in net.parameters() if id(q) not in enc], "lr": a.lr},
+        ]
+        opt = torch.optim.AdamW(groups, weight_decay=1e-4)
+    else:
+        net = ManipNet()
+        opt = torch.optim.AdamW(net.parameters(), lr=a.lr, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, a.steps) / a.steps)) * min(1.0, (s + 1) / 100)
     )
@@ -354,13 +376,21 @@ def main() -> None:
     v = validate(net, val_rows)
     print(json.dumps(v, indent=1), flush=True)
     TRAINED.mkdir(parents=True, exist_ok=True)
-    onnx_path = TRAINED / "manip_cnn.onnx"
+    onnx_path = a.out.with_suffix(".onnx") if a.out else TRAINED / "manip_cnn.onnx"
     export(net, onnx_path)
+    how = (
+        "ManipMNV2, a MobileNetV2 encoder initialised from the ImageNet weights of the registry model "
+        "mobilenet_v2_imagenet (torchvision, BSD-3-Clause) with a residual stem and decoder, fine-tuned"
+        if a.network == "mnv2"
+        else "ManipNet, trained from scratch"
+    )
     meta = {
-        "about": "Manipulation localization network (benchmarks/manip_cnn_model.py ManipNet), trained from scratch "
-        "by benchmarks/manip_cnn_train.py on synthetic forgeries of the synthesizer's train-split photos; input RGB "
+        "about": f"Manipulation localization network (benchmarks/manip_cnn_model.py {how}) by "
+        "benchmarks/manip_cnn_train.py on synthetic forgeries of the synthesizer's train-split photos; input RGB "
         "0-255 NCHW float32 (pad to a multiple of 16), output per-pixel logits at 1/4 resolution.",
-        "widths": list(WIDTHS),
+        "network": a.network,
+        "lr": a.lr,
+        **({"encoder_lr_scale": a.encoder_lr_scale} if a.network == "mnv2" else {"widths": list(WIDTHS)}),
         "steps": a.steps,
         "seed": SEED,
         "crop": CROP,
@@ -375,7 +405,7 @@ def main() -> None:
         "n_params": int(sum(p.numel() for p in net.parameters())),
         "train_seconds": round(time.time() - t0),
     }
-    (TRAINED / "manip_cnn.json").write_text(json.dumps(meta, indent=1) + "\n")
+    onnx_path.with_suffix(".json").write_text(json.dumps(meta, indent=1) + "\n")
     print(f"wrote {onnx_path} ({onnx_path.stat().st_size / 1e3:.0f} kB)")
 
 
