@@ -1,6 +1,6 @@
 """Speed of the AI-generation detectors on this machine (seeded synthetic inputs, median of repeats).
 
-Usage: python benchmarks/ai_speed.py [--repeats 5]
+Usage: python benchmarks/ai_speed.py [--repeats 5] [--only DETECTOR]
 Reports ai_artifact and ai_cnn seconds per megapixel at several sizes (default profile), ai_clip_probe seconds per image
 for the default and thorough profiles (1 and 5 crops), sd_watermark seconds per image (thorough profile, which
 also decodes images above 8 MP). Wall and CPU seconds (all threads) are both given: on a shared machine the
@@ -44,7 +44,25 @@ def bench(det, img: ImageData, repeats: int, profile: str = "default") -> tuple[
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument(
+        "--only",
+        default=None,
+        metavar="DETECTOR",
+        help="time only this registered detector (default profile) at 0.26 / 1 / 4 / 12 MP, e.g. manip_cnn",
+    )
     a = ap.parse_args()
+    if a.only:
+        from pixelsleuth.detectors.registry import detectors_for
+
+        det = detectors_for("thorough", only=[a.only])[0]
+        res: dict = {"cpu_count": os.cpu_count(), "load_avg": os.getloadavg()}
+        for h, w in ((512, 512), (1024, 1024), (2000, 2000), (3000, 4000)):
+            img = _img(h, w)
+            s, c = bench(det, img, a.repeats)
+            res[f"{a.only}_{h}x{w}"] = {"wall_s": round(s, 4), "cpu_s": round(c, 4),
+                                        "wall_s_per_mp": round(s / img.megapixels, 4)}  # fmt: skip
+        print(json.dumps(res, indent=1))
+        return
     from pixelsleuth.detectors.ai_artifact import AIArtifact
     from pixelsleuth.detectors.ai_clip_probe import CROPS_BY_PROFILE, AIClipProbe
     from pixelsleuth.detectors.ai_cnn import AICnn

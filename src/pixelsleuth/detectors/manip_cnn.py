@@ -1,13 +1,15 @@
-"""Learned manipulation localization: a small encoder-decoder network we trained from scratch (ONNX, shipped).
+"""Learned manipulation localization: an encoder-decoder network we fine-tuned on synthetic forgeries (ONNX, shipped).
 
-The network (``pixelsleuth/models/trained/manip_cnn.onnx``, about 0.4M parameters, benchmarks/manip_cnn_model.py)
-reads the RGB pixels and a fixed Laplacian residual and returns a tampering logit per 4x4 block. It was trained by
-benchmarks/manip_cnn_train.py on forgeries that ``pixelsleuth synth`` made from the ``train`` split of the
-development photos (splicing, copy-move, inpainting, resampling, local filtering and colour edits, double JPEG),
-with JPEG re-encoding as augmentation. It learns what the hand-built detectors measure separately (noise,
-interpolation, filtering and blending traces) plus edge and colour cues none of them model, so it is one more
-independent cue for the fusion, not a replacement: it has only seen our synthesizer's edits, and the benchmark
-says how far that carries (docs/bench/fusion.md).
+The network (``pixelsleuth/models/trained/manip_cnn.onnx``, about 0.7M parameters, ``ManipMNV2`` of
+benchmarks/manip_cnn_model.py) reads the RGB pixels through a MobileNetV2 encoder and, beside it, a fixed Laplacian
+residual through a small stem of its own, and returns a tampering logit per 4x4 block. The encoder started from
+ImageNet weights (torchvision, BSD-3-Clause; the registry model ``mobilenet_v2_imagenet``, needed only to retrain
+it); benchmarks/manip_cnn_train.py ``--network mnv2`` fine-tuned everything on forgeries that ``pixelsleuth synth``
+made from the ``train`` split of the development photos (splicing, copy-move, inpainting, resampling, local
+filtering and colour edits, double JPEG), with JPEG re-encoding as augmentation. It learns what the hand-built
+detectors measure separately (noise, interpolation, filtering and blending traces) plus edge, colour and object
+cues none of them model, so it is one more independent cue for the fusion, not a replacement: it has only seen our
+synthesizer's edits, and the benchmark says how far that carries (docs/bench/fusion.md).
 
 Output contract: ``map`` is the per-pixel probability of being edited, shifted so that 0.5 is the pixel threshold
 chosen on held-out validation photos; ``score`` is Platt-calibrated (on the same validation photos) from the mean
@@ -112,7 +114,10 @@ class ManipCnn(Detector):
     family = Family.MANIPULATION
     requires = frozenset({"rgb"})
     profiles = frozenset({"default", "thorough"})
-    description = "Small encoder-decoder network trained by us on synthetic forgeries; per-pixel tampering map (ONNX, shipped)."
+    description = (
+        "Encoder-decoder network (ImageNet-initialised MobileNetV2 encoder) fine-tuned by us on synthetic forgeries; "
+        "per-pixel tampering map (ONNX, shipped)."
+    )
 
     def unavailable_reason(self, image: ImageData, context: Context) -> str | None:
         try:
