@@ -22,6 +22,7 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -101,13 +102,35 @@ def train(
     net = TinyResidualNet(rgb=rgb, residual=residual)
     opt = torch.optim.AdamW(net.parameters(), lr=2e-3, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=2e-3, total_steps=steps)
-    pos, neg = np.nonzero(y == 1)[0], np.nonzero(y == 0)[0]
     net.train()
+    balanced_crop_steps(net, opt, sched, x, y, steps, rng, 32, 96)
+    net.eval()
+    return net
+
+
+def balanced_crop_steps(
+    net: nn.Module,
+    opt: torch.optim.Optimizer,
+    sched: torch.optim.lr_scheduler.LRScheduler,
+    x: np.ndarray,
+    y: np.ndarray,
+    steps: int,
+    rng: np.random.Generator,
+    per_class: int,
+    crop: int,
+    to_tensor: Callable[[np.ndarray], torch.Tensor] | None = None,
+) -> None:
+    """``steps`` optimiser steps on class-balanced batches (``per_class`` of each label) of one random ``crop`` x
+    ``crop`` window of a random view (x: n x V x 224 x 224 x 3 uint8), half of them mirrored; binary cross-entropy
+    on the network's one logit per image. The network's train/eval modes are the caller's. ``to_tensor`` turns the
+    uint8 NHWC batch into the float NCHW tensor (default: a transposed float32 copy, strides as numpy makes them)."""
+    pos, neg = np.nonzero(y == 1)[0], np.nonzero(y == 0)[0]
     for _ in range(steps):
-        idx = np.concatenate([rng.choice(pos, 32), rng.choice(neg, 32)])  # class-balanced batches
+        idx = np.concatenate([rng.choice(pos, per_class), rng.choice(neg, per_class)])
         v = rng.integers(0, x.shape[1], idx.size)
-        oy, ox = rng.integers(0, 224 - 96 + 1, 2)
-        b = torch.from_numpy(x[idx, v, oy : oy + 96, ox : ox + 96].transpose(0, 3, 1, 2).astype(np.float32))
+        oy, ox = rng.integers(0, 224 - crop + 1, 2)
+        c = x[idx, v, oy : oy + crop, ox : ox + crop]
+        b = to_tensor(c) if to_tensor else torch.from_numpy(c.transpose(0, 3, 1, 2).astype(np.float32))
         flip = torch.from_numpy(rng.random(idx.size) < 0.5)
         b[flip] = b[flip].flip(3)
         loss = nn.functional.binary_cross_entropy_with_logits(net(b), torch.from_numpy(y[idx]).float())
@@ -115,8 +138,6 @@ def train(
         loss.backward()
         opt.step()
         sched.step()
-    net.eval()
-    return net
 
 
 @torch.no_grad()

@@ -30,6 +30,7 @@ import torch
 from torch import nn
 
 sys.path.insert(0, str(Path(__file__).parent))
+from ai_cnn_logo import balanced_crop_steps  # noqa: E402
 from descriptor_model import mobilenet_v2_features  # noqa: E402
 from sklearn.linear_model import LogisticRegression  # noqa: E402
 
@@ -99,24 +100,11 @@ def train(x: np.ndarray, y: np.ndarray, steps: int, seed: int, lr: float = 1e-4,
     if steps <= 0:
         return net.eval()
     # 2. fine-tune every layer, batch-norm statistics frozen
-    yy = y
     opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
-    pos, neg = np.nonzero(yy == 1)[0], np.nonzero(yy == 0)[0]
     net.train()
     for m in net.modules():
         if isinstance(m, nn.BatchNorm2d):
             m.eval()
-    for _ in range(steps):
-        b_idx = np.concatenate([rng.choice(pos, 16), rng.choice(neg, 16)])
-        v = rng.integers(0, x.shape[1], b_idx.size)
-        oy, ox = rng.integers(0, 224 - crop + 1, 2)
-        b = _nchw(x[b_idx, v, oy : oy + crop, ox : ox + crop])
-        flip = torch.from_numpy(rng.random(b_idx.size) < 0.5)
-        b[flip] = b[flip].flip(3)
-        loss = nn.functional.binary_cross_entropy_with_logits(net(b), torch.from_numpy(yy[b_idx]).float())
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        sched.step()
+    balanced_crop_steps(net, opt, sched, x, y, steps, rng, 16, crop, _nchw)
     return net.eval()
