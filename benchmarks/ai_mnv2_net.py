@@ -31,7 +31,7 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).parent))
 from ai_cnn_logo import balanced_crop_steps  # noqa: E402
-from descriptor_model import mobilenet_v2_features  # noqa: E402
+from descriptor_model import load_imagenet_features, mobilenet_v2_features  # noqa: E402
 from sklearn.linear_model import LogisticRegression  # noqa: E402
 
 SEED = 20261203  # the training seed base of this network (ai_cnn_train.py --network mnv2)
@@ -55,15 +55,7 @@ class MNV2Detector(nn.Module):
 
 
 def load_imagenet(net: MNV2Detector) -> None:
-    from pixelsleuth.models.registry import model_files
-
-    path = model_files("mobilenet_v2_imagenet")["mobilenet_v2-b0353104.pth"]
-    sd = torch.load(path, map_location="cpu", weights_only=True)
-    own = net.features.state_dict()
-    take = {k[len("features.") :]: v for k, v in sd.items() if k[len("features.") :] in own}
-    if len(take) != len(own):
-        raise RuntimeError(f"ImageNet weights cover {len(take)} of {len(own)} tensors")
-    net.features.load_state_dict(take)
+    load_imagenet_features(net.features)
 
 
 def _nchw(x: np.ndarray) -> torch.Tensor:

@@ -90,17 +90,28 @@ class Descriptor(nn.Module):
         return self.proj(self.pool(self.features(x)))
 
 
-def load_imagenet(model: Descriptor, path: str) -> int:
-    """Load ImageNet MobileNetV2 feature weights into ``model.features``; returns the number of tensors loaded."""
+def load_imagenet_features(seq: nn.Sequential, path: str | None = None, first: int = 0) -> int:
+    """Load the ImageNet MobileNetV2 weights of feature blocks ``first``, ``first + 1``, ... into the blocks of ``seq``
+    (a slice of :func:`mobilenet_v2_features`); ``path`` defaults to the registry model ``mobilenet_v2_imagenet``.
+    Returns the number of tensors loaded; every tensor of ``seq`` must be found."""
+    if path is None:
+        from pixelsleuth.models.registry import model_files
+
+        path = str(model_files("mobilenet_v2_imagenet")["mobilenet_v2-b0353104.pth"])
     sd = torch.load(path, map_location="cpu", weights_only=True)
-    own = model.features.state_dict()
-    take = {
-        k[len("features.") :]: v
-        for k, v in sd.items()
-        if k.startswith("features.") and k[len("features.") :] in own
-    }
-    missing = [k for k in own if k not in take]
+    take = {}
+    for k in seq.state_dict():
+        block, rest = k.split(".", 1)
+        src = f"features.{int(block) + first}.{rest}"
+        if src in sd:
+            take[k] = sd[src]
+    missing = [k for k in seq.state_dict() if k not in take]
     if missing:
         raise RuntimeError(f"ImageNet weights lack {len(missing)} tensors, e.g. {missing[:3]}")
-    model.features.load_state_dict(take)
+    seq.load_state_dict(take)
     return len(take)
+
+
+def load_imagenet(model: Descriptor, path: str) -> int:
+    """Load ImageNet MobileNetV2 feature weights into ``model.features``; returns the number of tensors loaded."""
+    return load_imagenet_features(model.features, path)

@@ -12,8 +12,14 @@ back to 1/4 resolution.
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import torch
 from torch import nn
+
+sys.path.insert(0, str(Path(__file__).parent))
+from descriptor_model import load_imagenet_features, mobilenet_v2_features  # noqa: E402
 
 WIDTHS = (12, 24, 40, 64, 96)
 
@@ -71,12 +77,6 @@ class ManipMNV2(nn.Module):
 
     def __init__(self) -> None:
         super().__init__()
-        import sys
-        from pathlib import Path
-
-        sys.path.insert(0, str(Path(__file__).parent))
-        from descriptor_model import mobilenet_v2_features
-
         feats = list(mobilenet_v2_features().children())
         self.enc4 = nn.Sequential(*feats[0:4])  # stride 4, 24 ch
         self.enc8 = nn.Sequential(*feats[4:7])  # stride 8, 32 ch
@@ -118,19 +118,5 @@ class ManipMNV2(nn.Module):
 
 def load_imagenet_encoder(net: ManipMNV2) -> None:
     """Copy the registry's ImageNet MobileNetV2 weights (``mobilenet_v2_imagenet``) into the encoder."""
-    from pixelsleuth.models.registry import model_files
-
-    sd = torch.load(model_files("mobilenet_v2_imagenet")["mobilenet_v2-b0353104.pth"], map_location="cpu",
-                    weights_only=True)  # fmt: skip
-    n = 0
-    for part, start in ((net.enc4, 0), (net.enc8, 4), (net.enc16, 7)):
-        own = part.state_dict()
-        take = {}
-        for k in own:
-            idx, rest = k.split(".", 1)
-            src = f"features.{int(idx) + start}.{rest}"
-            take[k] = sd[src]
-        part.load_state_dict(take)
-        n += len(take)
-    if n == 0:
-        raise RuntimeError("no ImageNet tensors copied")
+    for part, first in ((net.enc4, 0), (net.enc8, 4), (net.enc16, 7)):
+        load_imagenet_features(part, first=first)
