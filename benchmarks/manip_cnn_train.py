@@ -227,6 +227,21 @@ def validate(net: nn.Module, val: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def parse_type_weights(specs: list[str]) -> dict[str, float]:
+    """``["color=2", "sharpen=1.5"]`` -> ``{"color": 2.0, "sharpen": 1.5}``; a clear error on a malformed entry."""
+    out: dict[str, float] = {}
+    for s in specs:
+        name, sep, val = s.partition("=")
+        try:
+            w = float(val)
+        except ValueError:
+            w = -1.0
+        if not sep or not name or not w > 0:
+            raise SystemExit(f"--type-weight expects TYPE=W with W > 0, got {s!r}")
+        out[name] = w
+    return out
+
+
 def export(net: nn.Module, path: Path) -> None:
     net.eval()
     tmp = path.with_suffix(".onnx.tmp")
@@ -272,6 +287,14 @@ def main() -> None:
     )
     ap.add_argument("--encoder-lr-scale", type=float, default=0.1, help="mnv2: encoder lr = --lr x this")
     ap.add_argument(
+        "--type-weight",
+        action="append",
+        default=[],
+        metavar="TYPE=W",
+        help="draw forgeries of TYPE W times as often as the others (repeatable; default: all types equally often "
+        "per image)",
+    )
+    ap.add_argument(
         "--out", type=Path, default=None, help="write NAME.onnx / NAME.json here instead of the shipped manip_cnn.*"
     )
     a = ap.parse_args()
@@ -309,6 +332,15 @@ def main() -> None:
     forged = np.array([i for i, r in enumerate(train_rows) if r["label"] == 1])
     auth = np.array([i for i, r in enumerate(train_rows) if r["label"] == 0])
     print(f"  {len(forged)} forged, {len(auth)} authentic training images", flush=True)
+    type_w = parse_type_weights(a.type_weight)
+    p_forged = None
+    if type_w:
+        known = {train_rows[i]["type"] for i in forged}
+        if set(type_w) - known:
+            raise SystemExit(f"--type-weight: no forgeries of type {sorted(set(type_w) - known)}; types: {sorted(known)}")
+        w = np.array([type_w.get(train_rows[i]["type"], 1.0) for i in forged])
+        p_forged = w / w.sum()
+        print(f"  forgery types weighted: {type_w}", flush=True)
 
     net: nn.Module
     if a.network == "mnv2":
@@ -344,7 +376,10 @@ def main() -> None:
     for step in range(start, a.steps):
         xs, ms, fl = [], [], []
         for _ in range(BATCH):
-            i = int(rng.choice(forged)) if rng.random() < 0.8 else int(rng.choice(auth))
+            if rng.random() < 0.8:
+                i = int(rng.choice(forged)) if p_forged is None else int(rng.choice(forged, p=p_forged))
+            else:
+                i = int(rng.choice(auth))
             m = np.unpackbits(masks[i], count=shapes[i][0] * shapes[i][1]).reshape(shapes[i]).astype(bool)
             c, cm = sample_crop(imgs[i], m, rng)
             xs.append(c.transpose(2, 0, 1))
@@ -402,6 +437,7 @@ def main() -> None:
         "lr": a.lr,
         **({"encoder_lr_scale": a.encoder_lr_scale} if a.network == "mnv2" else {"widths": list(WIDTHS)}),
         "steps": a.steps,
+        **({"type_weights": type_w} if type_w else {}),
         "seed": SEED,
         "crop": CROP,
         "batch": BATCH,
