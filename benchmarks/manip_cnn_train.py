@@ -18,12 +18,12 @@ split by source photo (``group``): 15% of groups (:func:`is_val`) are held out f
 
 Training (seeded numpy and torch generators, CPU, 2 threads): batches of 8 random 192x192 crops; a forged image is
 drawn 4 times out of 5 (``--type-weight TYPE=W`` draws forgeries of TYPE W times as often; the shipped network
-weights the five types weakest on validation by 2), its crop centred near a random tampered pixel 3 times out of 4 (else anywhere); random
-horizontal/vertical flips and 90-degree turns; 3 crops in 10 get a global gain/offset (exposure); 1 crop in 5 is
+weights the five types weakest on validation by 2), its crop centred near a random tampered pixel 3 times out of 4
+(else anywhere); random horizontal/vertical flips and 90-degree turns; 3 crops in 10 get a global gain/offset (exposure); 1 crop in 5 is
 re-encoded as JPEG at a random quality 65-95 (robustness). Loss: binary
 cross-entropy on the mask area-averaged to the network's 1/4 resolution, plus (1 - soft F1) over the forged crops.
-AdamW, lr 2e-3 with cosine decay. Every ``--val-every`` steps (400 for mnv2) the network is scored on 200 validation images; the weights with
-the best mean F1-best are kept (a 7000-step run peaked near step 3000 and then over-fitted: docs/bench/fusion.md).
+AdamW, lr 2e-3 with cosine decay. Every ``--val-every`` steps (400 for mnv2) the network is scored on 200
+validation images; the weights with the best mean F1-best are kept (a 7000-step run peaked near step 3000 and then over-fitted: docs/bench/fusion.md).
 
 Calibration on the validation groups (full 512x512 images, never trained on):
 
