@@ -59,6 +59,13 @@ def main() -> None:
         help="analyse each image R times and keep its fastest run (noisy VMs)",
     )
     ap.add_argument("--as-png", action="store_true", help="decode each input and time its PNG copy")
+    ap.add_argument(
+        "--threads",
+        type=int,
+        default=0,
+        help="threads for one image's detectors (0 = auto, as shipped; 1 = one detector at a time, whose "
+        "per-detector times are then isolated rather than wall time on shared cores)",
+    )
     a = ap.parse_args()
     imgs = [(name, load_image(as_png(b) if a.as_png else b)) for name, b in inputs(a.data, a.n)]
     lines = [
@@ -66,7 +73,7 @@ def main() -> None:
         "|---|---|---|---|---|---|",
     ]
     for profile in a.profiles.split(","):
-        opts = AnalyzeOptions(profile=profile)
+        opts = AnalyzeOptions(profile=profile, threads=a.threads)
         dets = detectors_for(profile)
         analyze_image(imgs[0][1], opts, detectors=dets)  # warm-up (imports, model load)
         per_mp, per_det = [], {}
@@ -95,7 +102,8 @@ def main() -> None:
     if a.out:
         a.out.write_text(
             "## Analyze speed per megapixel (2 cores)\n\nCommand: `python benchmarks/analyze_speed.py --data ../shared/data "
-            f"--n {a.n} --repeats {a.repeats}{' --as-png' if a.as_png else ''} --out {a.out}`\n\n"
+            f"--n {a.n} --repeats {a.repeats}{' --as-png' if a.as_png else ''}"
+            f"{f' --threads {a.threads}' if a.threads else ''} --out {a.out}`\n\n"
             + text
             + "\n"
         )

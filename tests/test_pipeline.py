@@ -210,3 +210,77 @@ def test_published_schema_matches_package():
     from pixelsleuth.report import load_schema
 
     assert pub == load_schema()
+
+
+class _Rendezvous(Detector):
+    """Test detector that can only finish while its twin runs at the same time (a 2-party barrier)."""
+
+    version = "1"
+
+    def __init__(self, name: str, barrier) -> None:
+        self.name = name  # type: ignore[misc]
+        self.barrier = barrier
+
+    def analyze(self, image, context):
+        self.barrier.wait()
+        return self.evidence(score=0.1)
+
+
+def _rendezvous_pair(timeout: float):
+    import threading
+
+    b = threading.Barrier(2, timeout=timeout)
+    return [_Rendezvous("test_meet_a", b), _Rendezvous("test_meet_b", b)]
+
+
+def test_detectors_of_one_image_run_concurrently_in_order():
+    img = load_image(encode(photo_like(), "PNG"))
+    rep = analyze_image(img, AnalyzeOptions(threads=2), detectors=_rendezvous_pair(10.0))
+    assert [d["detector"] for d in rep.data["detectors"]] == ["test_meet_a", "test_meet_b"]
+    assert all(d["skipped"] is None for d in rep.data["detectors"]), rep.data["detectors"]
+    # one thread: the first detector waits for a twin that never comes, and its error is captured, not raised
+    seq = analyze_image(img, AnalyzeOptions(threads=1), detectors=_rendezvous_pair(0.2))
+    assert seq.data["detectors"][0]["skipped"].startswith("internal error: BrokenBarrierError")
+
+
+def test_very_large_images_run_detectors_one_at_a_time(monkeypatch):
+    import pixelsleuth.pipeline as pipeline
+
+    monkeypatch.setattr(pipeline, "THREADED_MAX_MP", 0.01)
+    img = load_image(encode(photo_like(), "PNG"))
+    rep = analyze_image(img, AnalyzeOptions(threads=2), detectors=_rendezvous_pair(0.2))
+    assert rep.data["detectors"][0]["skipped"].startswith("internal error: BrokenBarrierError")
+
+
+@pytest.mark.parametrize("profile", ["fast", "default"])
+def test_threaded_and_sequential_reports_are_identical(profile):
+    img = load_image(encode(photo_like(), "JPEG", quality=88))
+    a = analyze_image(img, AnalyzeOptions(profile=profile, threads=1))
+    b = analyze_image(img, AnalyzeOptions(profile=profile, threads=2))
+
+    def strip(d):
+        d = json.loads(json.dumps(d))
+        d.pop("timing"), d.pop("created")
+        for det in d["detectors"]:
+            det.pop("elapsed_s", None)
+        return d
+
+    assert strip(a.data) == strip(b.data)
+    assert (a.map is None) == (b.map is None)
+    if a.map is not None:
+        assert np.array_equal(a.map, b.map)
+    for ea, eb in zip(a.evidence, b.evidence, strict=True):
+        for attr in ("map", "reliability"):
+            ma, mb = getattr(ea, attr, None), getattr(eb, attr, None)
+            assert (ma is None) == (mb is None)
+            if ma is not None:
+                assert np.array_equal(ma, mb), (ea.detector, attr)
+
+
+def test_threads_option_is_validated(tmp_path: Path):
+    with pytest.raises(ValueError, match="threads"):
+        AnalyzeOptions(threads=-1)
+    p = tmp_path / "x.png"
+    p.write_bytes(encode(photo_like(), "PNG"))
+    res = CliRunner().invoke(app, ["analyze", str(p), "--threads", "-1"])
+    assert res.exit_code != 0 and "threads" in res.output.lower()

@@ -44,6 +44,14 @@ def analyze(
     ] = None,
     profile: Annotated[str, typer.Option("--profile", "-p", help="fast | default | thorough")] = "default",
     workers: Annotated[int, typer.Option("--workers", "-w", min=1, help="Parallel worker processes.")] = 1,
+    threads: Annotated[
+        int,
+        typer.Option(
+            "--threads",
+            min=0,
+            help="Threads for one image's detectors (0 = auto: up to 2 with one worker, 1 per worker otherwise).",
+        ),
+    ] = 0,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print one JSON summary line per image to stdout.")
     ] = False,
@@ -91,6 +99,7 @@ def analyze(
         max_pixels=max_pixels,
         index_dir=str(index) if index else None,
         watermark_key=watermark_key,
+        threads=threads,
     )
     try:
         detectors_for(profile, options.only, options.exclude)

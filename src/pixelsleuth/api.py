@@ -26,8 +26,11 @@ def analyze(
     watermark_key: str | None = None,
     max_pixels: int = 100_000_000,
     options: dict[str, Any] | None = None,
+    threads: int = 0,
 ) -> Report:
     """Analyse one image (a path or the file's bytes) and return its :class:`Report`.
+
+    ``threads`` is how many detectors run at once (0 = auto, up to 2); the report is the same for any value.
 
     Raises a :class:`~pixelsleuth.errors.IntakeError` subclass when the input is not a usable image.
     """
@@ -39,6 +42,7 @@ def analyze(
         max_pixels=max_pixels,
         index_dir=str(index) if index else None,
         watermark_key=watermark_key,
+        threads=threads,
     )
     image = load_image(src, opts.limits())
     return analyze_image(image, opts)

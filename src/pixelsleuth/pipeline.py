@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,16 @@ class AnalyzeOptions:
     max_pixels: int = 100_000_000
     index_dir: str | None = None  # reference index for provenance evidence
     watermark_key: str | None = None  # key of our watermark, for its localization map
+    # detectors of one image run on this many threads (0 = auto: up to 2, as many as the machine has cores); the
+    # result is identical for any value. Batch runs with several worker processes use 1 thread per worker.
+    threads: int = 0
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.threads, int) or self.threads < 0:
+            raise ValueError(f"threads must be a whole number >= 0 (0 = auto), not {self.threads!r}")
+
+    def resolved_threads(self) -> int:
+        return self.threads or max(1, min(AUTO_THREADS, os.cpu_count() or 1))
 
     def context(self) -> Context:
         resources: dict[str, Any] = {}
@@ -50,8 +60,42 @@ class AnalyzeOptions:
         return IntakeLimits(max_pixels=self.max_pixels)
 
 
-def run_detectors(image: ImageData, detectors: list[Detector], context: Context) -> list[Evidence]:
-    return [d.run(image, context) for d in detectors]
+# auto thread count for one image's detectors, and the image size above which they run one at a time (two
+# detectors at once hold two sets of full-size working arrays: on a very large image peak memory matters more)
+AUTO_THREADS = 2
+THREADED_MAX_MP = 24.0
+_POOLS: dict[tuple[int, int], ThreadPoolExecutor] = {}
+_COST_PER_MP: dict[str, float] = {}
+
+
+def _pool(n: int) -> ThreadPoolExecutor:
+    # one long-lived pool per size and process (created lazily, so forked batch workers make their own)
+    key = (n, os.getpid())
+    if key not in _POOLS:
+        _POOLS[key] = ThreadPoolExecutor(max_workers=n, thread_name_prefix="pixelsleuth-detector")
+    return _POOLS[key]
+
+
+def run_detectors(
+    image: ImageData, detectors: list[Detector], context: Context, threads: int = 1
+) -> list[Evidence]:
+    """Run every detector on one image; the evidence comes back in the detectors' order.
+
+    Detectors are independent (each reads the decoded image and returns its own Evidence), so with ``threads`` > 1
+    they run concurrently: NumPy, OpenCV, SciPy and onnxruntime release the GIL in their heavy loops. Each
+    detector's ``elapsed_s`` is then its wall time while sharing the cores."""
+    if threads <= 1 or len(detectors) <= 1 or image.megapixels > THREADED_MAX_MP:
+        return [d.run(image, context) for d in detectors]
+    # longest first (by each detector's cost per megapixel on its previous image in this process; unseen ones
+    # first, in their given order), so that the threads finish together instead of one waiting on a late heavy one
+    order = sorted(range(len(detectors)), key=lambda i: -_COST_PER_MP.get(detectors[i].name, float("inf")))
+    pool = _pool(threads)
+    futures = {i: pool.submit(detectors[i].run, image, context) for i in order}
+    out = [futures[i].result() for i in range(len(detectors))]
+    mp = max(image.megapixels, 1e-3)
+    for ev in out:
+        _COST_PER_MP[ev.detector] = ev.elapsed_s / mp
+    return out
 
 
 def analyze_image(
@@ -68,7 +112,7 @@ def analyze_image(
     detectors = (
         detectors if detectors is not None else detectors_for(options.profile, options.only, options.exclude)
     )
-    evidence = run_detectors(image, detectors, context)
+    evidence = run_detectors(image, detectors, context, options.resolved_threads())
     verdict = fuse(evidence, image.shape)
     return build_report(image, evidence, verdict, options.profile, time.perf_counter() - t0)
 
@@ -217,6 +261,8 @@ def run_batch(
                 on_result(row)
             yield row
         return
+    if options.threads == 0:  # auto: the worker processes already share the cores
+        options = replace(options, threads=1)
     with ProcessPoolExecutor(max_workers=workers, initializer=_worker_init, initargs=(options,)) as pool:
         for row in pool.map(_process_one, jobs, chunksize=1):
             if on_result:
@@ -250,6 +296,8 @@ def run_batch_dask(
     jobs = [
         (str(f), s, str(out_dir) if out_dir else None, write_html) for f, s in zip(files, stems, strict=True)
     ]
+    if options.threads == 0:  # auto: one thread per Dask worker process, as the local cluster is set up
+        options = replace(options, threads=1)
     cluster = None
     if scheduler == "local":
         cluster = LocalCluster(
