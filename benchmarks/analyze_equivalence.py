@@ -31,7 +31,7 @@ import numpy as np
 PER_PATTERN = 45
 
 
-def capture(out: Path, patterns: list[str], profiles: list[str]) -> None:
+def capture(out: Path, patterns: list[str], profiles: list[str], threads: int = 0) -> None:
     from pixelsleuth.detectors.registry import detectors_for
     from pixelsleuth.io import load_image
     from pixelsleuth.pipeline import AnalyzeOptions, analyze_image
@@ -41,7 +41,7 @@ def capture(out: Path, patterns: list[str], profiles: list[str]) -> None:
         sys.exit("no input images matched")
     res: dict[tuple[str, str], dict[str, Any]] = {}
     for prof in profiles:
-        opts, dets = AnalyzeOptions(profile=prof), detectors_for(prof)
+        opts, dets = AnalyzeOptions(profile=prof, threads=threads), detectors_for(prof)
         for f in files:
             rep = analyze_image(load_image(Path(f).read_bytes()), opts, detectors=dets)
             d: dict[str, Any] = {
@@ -118,12 +118,13 @@ def main() -> None:
     c.add_argument("out", type=Path)
     c.add_argument("--images", action="append", required=True, help="glob pattern (repeatable)")
     c.add_argument("--profiles", default="fast,default")
+    c.add_argument("--threads", type=int, default=0, help="threads per image (0 = auto, as shipped)")
     d = sub.add_parser("compare")
     d.add_argument("a", type=Path)
     d.add_argument("b", type=Path)
     args = ap.parse_args()
     if args.cmd == "capture":
-        capture(args.out, args.images, args.profiles.split(","))
+        capture(args.out, args.images, args.profiles.split(","), args.threads)
     else:
         sys.exit(compare(args.a, args.b))
 
