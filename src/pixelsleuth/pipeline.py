@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
@@ -65,15 +66,17 @@ class AnalyzeOptions:
 AUTO_THREADS = 2
 THREADED_MAX_MP = 24.0
 _POOLS: dict[tuple[int, int], ThreadPoolExecutor] = {}
+_POOLS_LOCK = threading.Lock()  # the server analyses several uploads at once, each from its own thread
 _COST_PER_MP: dict[str, float] = {}
 
 
 def _pool(n: int) -> ThreadPoolExecutor:
     # one long-lived pool per size and process (created lazily, so forked batch workers make their own)
     key = (n, os.getpid())
-    if key not in _POOLS:
-        _POOLS[key] = ThreadPoolExecutor(max_workers=n, thread_name_prefix="pixelsleuth-detector")
-    return _POOLS[key]
+    with _POOLS_LOCK:
+        if key not in _POOLS:
+            _POOLS[key] = ThreadPoolExecutor(max_workers=n, thread_name_prefix="pixelsleuth-detector")
+        return _POOLS[key]
 
 
 def run_detectors(
